@@ -1,0 +1,147 @@
+/**
+ * `npm run infer -- --weights FILE --image FILE [--out result.json] [--dump-stages DIR]
+ *                  [--backend wasm|cpu|webgpu] [config fields, e.g. --min-size 320]`
+ *
+ * Runs the engine on one PNG/JPEG image and writes the detections (box in original-image pixels,
+ * label, COCO name for 91-class models, score, mask as COCO RLE) with per-stage timings; optionally
+ * every stage of DESIGN.md §4 as .npy files. A progress line per stage goes to stderr.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { toConfig } from '../config.ts';
+import { COCO_CATEGORIES } from '../coco.ts';
+import { decodeImage } from '../io/image.ts';
+import { encodeNpy } from '../io/npy.ts';
+import { encodeRle } from '../io/rle.ts';
+import { DUMP_NAMES, type Trace, createMaskRcnn, runMaskRcnn } from '../model.ts';
+import { type Backend, useBackend } from '../node/backend.ts';
+import { loadWeightsFile } from './weights_file.ts';
+import { UsageError, parseArgs } from './args.ts';
+
+const USAGE = `usage: npm run infer -- --weights FILE --image FILE [--out result.json] [--dump-stages DIR]
+                     [--backend wasm|cpu|webgpu] [--quiet] [config fields]
+  --weights FILE     torchvision checkpoint (.pth zip or legacy, .safetensors) or a converted model.json
+  --image FILE       PNG or JPEG
+  --out FILE         write the detections and timings as JSON (default: print a summary only)
+  --dump-stages DIR  write every stage (input, fpn_*, rpn_*, proposals, class_logits, …, masks) as .npy
+  --backend NAME     tfjs backend: wasm (default), cpu or webgpu
+config fields: torchvision keywords (--min-size 320 --box-score-thresh 0.05 --rpn-post-nms-top-n-test 1000)
+or dotted config paths (--roi-heads.box-roi-pool.sampling-ratio 0), see src/config.ts`;
+
+const OWN_FLAGS = { weights: true, image: true, out: true, dumpStages: true, backend: true, quiet: false, help: false };
+
+export interface Detection {
+  box: [number, number, number, number];
+  label: number;
+  name?: string;
+  score: number;
+  mask: { size: [number, number]; counts: string };
+}
+
+/** The detections of a trace as JSON-ready records (masks thresholded and RLE-encoded). */
+export function detectionsOf(trace: Trace): Detection[] {
+  const { boxes, labels, scores, masks } = trace.result;
+  const [h, w] = trace.sizes.original;
+  const threshold = trace.config.roiHeads.maskThreshold;
+  const names = trace.config.numClasses === COCO_CATEGORIES.length ? COCO_CATEGORIES : undefined;
+  const binary = new Uint8Array(h * w);
+  return Array.from(labels, (label, d) => {
+    const prob = masks.subarray(d * h * w, (d + 1) * h * w);
+    for (let i = 0; i < h * w; i++) binary[i] = prob[i]! >= threshold ? 1 : 0;
+    const box = Array.from(boxes.subarray(d * 4, d * 4 + 4)) as Detection['box'];
+    return {
+      box,
+      label,
+      ...(names ? { name: names[label]! } : {}),
+      score: scores[d]!,
+      mask: encodeRle(binary, h, w),
+    };
+  });
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const { flags, spec } = parseArgs(argv, OWN_FLAGS);
+  if (flags.has('help')) {
+    console.log(USAGE);
+    return 0;
+  }
+  const weightsPath = flags.get('weights');
+  const imagePath = flags.get('image');
+  if (!weightsPath || !imagePath) throw new UsageError(`--weights and --image are required\n${USAGE}`);
+  const backend = (flags.get('backend') ?? 'wasm') as Backend;
+  if (!['wasm', 'cpu', 'webgpu'].includes(backend)) throw new UsageError(`--backend ${backend}: expected wasm, cpu or webgpu`);
+  const quiet = flags.has('quiet');
+  const log = (line: string) => {
+    if (!quiet) process.stderr.write(`${line}\n`);
+  };
+
+  const image = decodeImage(readFileSync(imagePath), imagePath);
+  log(`[infer] image ${imagePath}: ${image.width}×${image.height}`);
+  const { stateDict, spec: savedSpec } = await loadWeightsFile(weightsPath);
+  const config = toConfig(mergeSpecs(savedSpec ?? {}, spec));
+  await useBackend(backend);
+  log(`[infer] backend ${tf.getBackend()}, ${stateDict.size} tensors from ${weightsPath}`);
+  const t0 = performance.now();
+  const model = createMaskRcnn(stateDict, config);
+  const loadMs = performance.now() - t0;
+  log(`[infer] model built in ${loadMs.toFixed(0)} ms`);
+  const trace = await runMaskRcnn(model, image, {
+    onStage: (stage, ms) => log(`[infer] ${stage.padEnd(12)} ${ms.toFixed(1).padStart(9)} ms`),
+  });
+  try {
+    const detections = detectionsOf(trace);
+    const totalMs = Object.values(trace.timings).reduce((a, b) => a + b, 0);
+    log(`[infer] ${trace.proposals.boxes.length / 4} proposals, ${detections.length} detections, ${totalMs.toFixed(0)} ms`);
+    for (const d of detections.slice(0, 10)) {
+      log(`  ${(d.name ?? `class ${d.label}`).padEnd(16)} ${d.score.toFixed(3)}  [${d.box.map((v) => v.toFixed(1)).join(', ')}]`);
+    }
+    const out = flags.get('out');
+    if (out) {
+      const result = {
+        image: { file: imagePath, width: image.width, height: image.height },
+        weights: weightsPath,
+        backend: tf.getBackend(),
+        sizes: trace.sizes,
+        config: trace.config,
+        detections,
+        timings: { modelLoad: loadMs, ...trace.timings, total: totalMs },
+      };
+      writeFileSync(out, `${JSON.stringify(result, null, 1)}\n`);
+      log(`[infer] wrote ${out}`);
+    }
+    const dumpDir = flags.get('dumpStages');
+    if (dumpDir) {
+      mkdirSync(dumpDir, { recursive: true });
+      for (const name of DUMP_NAMES) {
+        const nd = await trace.dump(name);
+        writeFileSync(join(dumpDir, `${name}.npy`), encodeNpy(nd.shape, nd.data, name === 'labels' ? 'int64' : 'float32'));
+      }
+      log(`[infer] wrote ${DUMP_NAMES.length} stage dumps to ${dumpDir}`);
+    }
+  } finally {
+    trace.dispose();
+    model.dispose();
+  }
+  return 0;
+}
+
+function mergeSpecs(a: object, b: object): object {
+  const out: Record<string, unknown> = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const prev = out[k];
+    out[k] = typeof v === 'object' && v !== null && !Array.isArray(v) && typeof prev === 'object' && prev !== null ? mergeSpecs(prev, v) : v;
+  }
+  return out;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      const err = e as Error;
+      process.stderr.write(`error: ${err.message}\n`);
+      process.exit(err instanceof UsageError ? 2 : 1);
+    },
+  );
+}
