@@ -48,7 +48,7 @@ export function detectionsOf(trace: Trace): Detection[] {
   const binary = new Uint8Array(h * w);
   return Array.from(labels, (label, d) => {
     const prob = masks.subarray(d * h * w, (d + 1) * h * w);
-    for (let i = 0; i < h * w; i++) binary[i] = prob[i]! >= threshold ? 1 : 0;
+    for (let i = 0; i < h * w; i++) binary[i] = prob[i]! > threshold ? 1 : 0; // torchvision references threshold with `masks > 0.5`
     const box = Array.from(boxes.subarray(d * 4, d * 4 + 4)) as Detection['box'];
     return {
       box,
