@@ -65,7 +65,7 @@ export function createMaskRcnn(stateDict: StateDict, spec: MaskRcnnSpec = {}): M
   const sd = canonicalizeStateDict(stateDict);
   validateStateDict(sd, config);
   const nets = {
-    backbone: loadResNet(sd, config),
+    backbone: loadResNet(sd, config.backbone),
     fpn: loadFpn(sd, config),
     rpnHead: loadRpnHead(sd, config),
     boxHead: loadBoxHead(sd, config),
