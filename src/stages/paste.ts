@@ -1,0 +1,115 @@
+/**
+ * Mask paste-back: torchvision `paste_masks_in_image` (roi_heads.py), pure JS on Float32Arrays.
+ * Each detection's M×M mask probabilities (the predicted class's sigmoid) are resized into its box
+ * in the original image; everything outside the box is 0.
+ *
+ * Glossary
+ *   D        number of detections
+ *   M        mask side (28 in Mask R-CNN R50-FPN)
+ *   padding  zero border added around each mask before resizing (1): the mask becomes (M+2)×(M+2)
+ *            and its box is widened by the same factor s = (M+2)/M about its centre, so the mask's
+ *            edge falls off smoothly instead of being cut at the box edge
+ *   H, W     original image size
+ *
+ * Per box, like torchvision (float32 where torch is float32):
+ *   1. expand_boxes: half sizes (x2−x1)·0.5 and centres (x2+x1)·0.5, half sizes ·fl(s);
+ *      x1' = xc − w/2, x2' = xc + w/2 (same for y); then `.to(int64)`, i.e. truncation toward 0.
+ *   2. w = max(x2' − x1' + 1, 1), h = max(y2' − y1' + 1, 1) (integers).
+ *   3. bilinear `interpolate` (align_corners=False) of the padded mask to h×w.
+ *   4. write rows [max(y1', 0), min(y2' + 1, H)) and columns [max(x1', 0), min(x2' + 1, W)) of the
+ *      image from the resized mask at (row − y1', col − x1').
+ * A box wholly outside the image (where torchvision's slice assignment raises a shape error) gives an
+ * all-zero mask here. Only the box region is computed.
+ */
+import type { Boxes, Size } from '../types.ts';
+import { interpolatePlane, linearTaps } from './transform.ts';
+
+export class PasteError extends Error {
+  override name = 'PasteError';
+}
+
+const f32 = Math.fround;
+
+/** torchvision `expand_boxes(box, (M + 2·padding)/M)` then `.to(int64)`: the integer box the padded mask is resized into. */
+export function expandBox(box: ArrayLike<number>, M: number, padding = 1): [number, number, number, number] {
+  const scale = f32((M + 2 * padding) / M); // python float · float32 tensor: the scalar is rounded to float32
+  const [x1, y1, x2, y2] = [f32(box[0]!), f32(box[1]!), f32(box[2]!), f32(box[3]!)];
+  const wHalf = f32(f32(f32(x2 - x1) * 0.5) * scale);
+  const hHalf = f32(f32(f32(y2 - y1) * 0.5) * scale);
+  const xc = f32(f32(x2 + x1) * 0.5);
+  const yc = f32(f32(y2 + y1) * 0.5);
+  return [Math.trunc(f32(xc - wHalf)), Math.trunc(f32(yc - hHalf)), Math.trunc(f32(xc + wHalf)), Math.trunc(f32(yc + hHalf))];
+}
+
+/**
+ * Paste one M×M mask (`mask[maskOffset …]`, row-major) into `out[outOffset …]`, an H×W row-major
+ * plane that is zero where the box does not reach (only the box region is written).
+ */
+export function pasteMask(
+  mask: Float32Array,
+  maskOffset: number,
+  M: number,
+  box: ArrayLike<number>,
+  imageSize: Size,
+  out: Float32Array,
+  outOffset = 0,
+  padding = 1,
+): void {
+  const [H, W] = imageSize;
+  for (let k = 0; k < 4; k++) {
+    if (!Number.isFinite(box[k]!)) {
+      throw new PasteError(`expected a finite box [x1, y1, x2, y2]; found [${Array.from(box).join(', ')}]: check the detections for NaN/Infinity`);
+    }
+  }
+  const [bx1, by1, bx2, by2] = expandBox(box, M, padding);
+  const w = Math.max(bx2 - bx1 + 1, 1);
+  const h = Math.max(by2 - by1 + 1, 1);
+  // Image region written, intersected with the resized mask's extent (torchvision raises where they differ).
+  const x0 = Math.max(bx1, 0);
+  const x1 = Math.min(bx2 + 1, W, bx1 + w);
+  const y0 = Math.max(by1, 0);
+  const y1 = Math.min(by2 + 1, H, by1 + h);
+  if (x1 <= x0 || y1 <= y0) return;
+  // The (M+2p)×(M+2p) zero-padded mask (F.pad(mask, (p, p, p, p))).
+  const P = M + 2 * padding;
+  const padded = new Float32Array(P * P);
+  for (let r = 0; r < M; r++) {
+    padded.set(mask.subarray(maskOffset + r * M, maskOffset + (r + 1) * M), (r + padding) * P + padding);
+  }
+  // Resized-mask pixel (r, c) lands on image pixel (by1 + r, bx1 + c).
+  interpolatePlane(
+    padded, 0, P, P, linearTaps(P, h), linearTaps(P, w),
+    { r0: y0 - by1, r1: y1 - by1, c0: x0 - bx1, c1: x1 - bx1 },
+    out, outOffset + by1 * W + bx1, W,
+  );
+}
+
+/**
+ * torchvision `paste_masks_in_image(masks, boxes, imageSize, padding=1)`.
+ * masks: D×M×M probabilities (row-major); boxes: D boxes [x1, y1, x2, y2] in original-image pixels;
+ * returns D×H×W float32 (row-major), zero outside each box.
+ */
+export function pasteMasks(masks: Float32Array, M: number, boxes: Boxes, imageSize: Size, padding = 1): Float32Array {
+  const D = boxes.length / 4;
+  if (!Number.isInteger(D) || masks.length !== D * M * M) {
+    throw new PasteError(
+      `expected D×M×M = ${Number.isInteger(D) ? D : '?'}×${M}×${M} mask values for ${boxes.length} box coordinates (4 per box); found ${masks.length} values: pass the predicted class's mask per detection`,
+    );
+  }
+  const [H, W] = imageSize;
+  if (!(Number.isInteger(H) && Number.isInteger(W) && H >= 1 && W >= 1)) {
+    throw new PasteError(`expected an image size [H, W] of positive integers; found [${H}, ${W}]`);
+  }
+  let out: Float32Array;
+  try {
+    out = new Float32Array(D * H * W);
+  } catch {
+    throw new PasteError(
+      `${D} masks of ${H}×${W} need ${((D * H * W * 4) / 2 ** 20).toFixed(0)} MiB, more than can be allocated; paste them one at a time with pasteMask`,
+    );
+  }
+  for (let d = 0; d < D; d++) {
+    pasteMask(masks, d * M * M, M, boxes.subarray(4 * d, 4 * d + 4), imageSize, out, d * H * W, padding);
+  }
+  return out;
+}
