@@ -2,8 +2,9 @@
  * Non-maximum suppression, as torchvision's CPU kernel does it.
  *
  * Glossary
- * - order: box indices by decreasing score (torch's unstable `sort`, replayed in stdsort.ts, so
- *   equal scores are visited in torchvision's order).
+ * - order: box indices by decreasing score; equal scores by increasing index (the C++ kernel
+ *   sorts stably). `batched_nms` with more than 1000 boxes re-sorts its result with torch's
+ *   unstable sort, replayed in stdsort.ts, so equal scores come out in torchvision's order too.
  * - greedy step: the highest-scoring box not yet suppressed is kept; every later box whose IoU
  *   with it is **greater than** the threshold (not ≥: tfjs differs) is suppressed.
  * - IoU: float32, areas (x2 − x1)(y2 − y1), see boxes.ts `iou`.
@@ -12,7 +13,7 @@
 import type { Boxes } from '../types.ts';
 import { boxArea, boxCount, iouWithAreas } from './boxes.ts';
 import { f32 } from './float32.ts';
-import { argsortDescending } from './stdsort.ts';
+import { argsortDescending, argsortDescendingStable } from './stdsort.ts';
 
 /** What `nmsSteps` records about one greedy pass. */
 export interface NmsTrace {
@@ -34,7 +35,7 @@ function checkInputs(boxes: Boxes, scores: Float32Array, name: string): number {
 
 function greedy(boxes: Boxes, scores: Float32Array, iouThreshold: number, trace: boolean): NmsTrace | Int32Array {
   const n = scores.length;
-  const order = argsortDescending(scores);
+  const order = argsortDescendingStable(scores);
   const areas = new Float32Array(n);
   for (let i = 0; i < n; i++) areas[i] = boxArea(boxes, i);
   const suppressed = new Uint8Array(n);

@@ -5,8 +5,8 @@
  * Glossary
  * - torch.sort(descending, stable=False) = `std::sort` (introsort: median-of-3 quicksort, heapsort
  *   past a depth limit, final insertion sort) over (value, index) pairs compared by value only.
- *   It is not stable: ties land wherever the partitions put them. torchvision's NMS and
- *   `batched_nms` sort this way.
+ *   It is not stable: ties land wherever the partitions put them. `batched_nms`'s per-class
+ *   branch orders its result this way. (torchvision's NMS kernel itself sorts stably.)
  * - torch.topk(k, largest, sorted) = `std::partial_sort` when k·64 ≤ n, else `std::nth_element`
  *   at k − 1 then `std::sort` of the first k − 1.
  * - perm: the array being sorted holds indices into `values`; `less(a, b)` compares values.
@@ -206,6 +206,17 @@ export function argsortDescending(values: ArrayLike<number>): Int32Array {
   const p = Int32Array.from({ length: values.length }, (_, i) => i);
   introsort(p, 0, p.length, descendingBy(values));
   return p;
+}
+
+/**
+ * `values.sort(descending=True, stable=True)[1]` (`std::stable_sort`): equal values keep their
+ * index order. torchvision's NMS kernel sorts this way.
+ */
+export function argsortDescendingStable(values: ArrayLike<number>): Int32Array {
+  const less = descendingBy(values);
+  const order = Array.from({ length: values.length }, (_, i) => i);
+  order.sort((a, b) => (less(a, b) ? -1 : less(b, a) ? 1 : a - b));
+  return Int32Array.from(order);
 }
 
 /** `values.topk(k)[1]` (largest, sorted) as torch 1.13 computes it on CPU; k is clamped to n. */
