@@ -38,7 +38,8 @@ export function expandBox(box: ArrayLike<number>, M: number, padding = 1): [numb
   const hHalf = f32(f32(f32(y2 - y1) * 0.5) * scale);
   const xc = f32(f32(x2 + x1) * 0.5);
   const yc = f32(f32(y2 + y1) * 0.5);
-  return [Math.trunc(f32(xc - wHalf)), Math.trunc(f32(yc - hHalf)), Math.trunc(f32(xc + wHalf)), Math.trunc(f32(yc + hHalf))];
+  const toInt = (v: number) => Math.trunc(v) + 0; // int64 cast truncates toward 0; + 0 turns −0 into 0
+  return [toInt(f32(xc - wHalf)), toInt(f32(yc - hHalf)), toInt(f32(xc + wHalf)), toInt(f32(yc + hHalf))];
 }
 
 /**
