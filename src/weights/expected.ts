@@ -119,8 +119,22 @@ export function expectedShapes(config: MaskRcnnConfig): Map<string, number[]> {
 
 const fmt = (shape: readonly number[]) => `[${shape.join(', ')}]`;
 
+/** The ResNet depth a state dict's `backbone.body` looks like (blocks per stage, basic or bottleneck), if any. */
+export function guessResnetDepth(stateDict: StateDict): number | undefined {
+  const blocks = [1, 2, 3, 4].map((stage) => {
+    let n = 0;
+    while (stateDict.has(`backbone.body.layer${stage}.${n}.conv1.weight`)) n++;
+    return n;
+  });
+  const bottleneck = stateDict.has('backbone.body.layer1.0.conv3.weight');
+  for (const [depth, expected] of Object.entries(RESNET_BLOCKS)) {
+    if ((Number(depth) >= 50) === bottleneck && expected.every((n, i) => n === blocks[i])) return Number(depth);
+  }
+  return undefined;
+}
+
 /** What to do about a tensor whose shape differs: which config field decides it. */
-function shapeAdvice(name: string, found: number[], config: MaskRcnnConfig): string {
+function shapeAdvice(name: string, found: number[], config: MaskRcnnConfig, stateDict: StateDict): string {
   const K = config.numClasses;
   let ckptClasses: number | undefined;
   if (/^roi_heads\.box_predictor\.cls_score\./.test(name) || /^roi_heads\.mask_predictor\.mask_fcn_logits\./.test(name)) {
@@ -135,7 +149,9 @@ function shapeAdvice(name: string, found: number[], config: MaskRcnnConfig): str
     return `the RPN predicts A = ${anchorsPerLocation(config)} anchors per location (anchors.sizes per level × anchors.aspectRatios); set them to the checkpoint's`;
   }
   if (name.startsWith('backbone.body.')) {
-    return `this model's backbone is ResNet-${config.backbone.depth} with baseWidth ${config.backbone.baseWidth}; pick the checkpoint's backbone.depth / backbone.baseWidth`;
+    const depth = guessResnetDepth(stateDict);
+    const looks = depth !== undefined && depth !== config.backbone.depth ? `; the checkpoint looks like ResNet-${depth}: set backbone.depth: ${depth}` : '';
+    return `this model's backbone is ResNet-${config.backbone.depth} with baseWidth ${config.backbone.baseWidth}${looks || "; pick the checkpoint's backbone.depth / backbone.baseWidth"}`;
   }
   if (name === 'roi_heads.box_head.fc6.weight') {
     return 'fc6 takes fpn.outChannels · s · s inputs (s = roiHeads.boxRoiPool.outputSize) and gives roiHeads.boxHead.representationSize outputs; set them to the checkpoint\'s';
@@ -149,13 +165,17 @@ function shapeAdvice(name: string, found: number[], config: MaskRcnnConfig): str
 }
 
 /** Advice for a checkpoint that lacks a tensor: what kind of file it looks like. */
-function missingAdvice(name: string, stateDict: StateDict, extras: string[]): string {
+function missingAdvice(name: string, stateDict: StateDict, extras: string[], config: MaskRcnnConfig): string {
   const keys = [...stateDict.keys()];
   if (stateDict.has('fc.weight') && stateDict.has('conv1.weight')) {
     return 'this looks like an ImageNet ResNet classifier, not a Mask R-CNN checkpoint';
   }
   if (name.startsWith('roi_heads.mask_') && !keys.some((k) => k.startsWith('roi_heads.mask_'))) {
     return 'this looks like a Faster R-CNN checkpoint (no mask branch); Mask R-CNN needs roi_heads.mask_head and roi_heads.mask_predictor';
+  }
+  const depth = guessResnetDepth(stateDict);
+  if (name.startsWith('backbone.body.') && depth !== undefined && depth !== config.backbone.depth) {
+    return `this model's backbone is ResNet-${config.backbone.depth}; the checkpoint looks like ResNet-${depth}: set backbone.depth: ${depth}`;
   }
   if (extras.length > 0) {
     return `the checkpoint also has ${extras.length} tensor(s) this model does not use (${extras.slice(0, 3).join(', ')}${extras.length > 3 ? ', …' : ''}): it was made for a different architecture or config (backbone.depth?)`;
@@ -175,11 +195,11 @@ export function validateStateDict(stateDict: StateDict, config: MaskRcnnConfig):
   for (const [name, shape] of expected) {
     const t = stateDict.get(name);
     if (!t) {
-      throw new CheckpointError(`checkpoint has no ${name} (shape ${fmt(shape)}), which this model needs; ${missingAdvice(name, stateDict, extras)}`);
+      throw new CheckpointError(`checkpoint has no ${name} (shape ${fmt(shape)}), which this model needs; ${missingAdvice(name, stateDict, extras, config)}`);
     }
     const same = t.shape.length === shape.length && t.shape.every((v, i) => v === shape[i]);
     if (!same) {
-      throw new CheckpointError(`checkpoint has ${name} of shape ${fmt(t.shape)}; this model expects ${fmt(shape)}; ${shapeAdvice(name, t.shape, config)}`);
+      throw new CheckpointError(`checkpoint has ${name} of shape ${fmt(t.shape)}; this model expects ${fmt(shape)}; ${shapeAdvice(name, t.shape, config, stateDict)}`);
     }
     const numel = shape.reduce((a, b) => a * b, 1);
     if (t.data.length !== numel) {
@@ -187,9 +207,12 @@ export function validateStateDict(stateDict: StateDict, config: MaskRcnnConfig):
     }
   }
   if (extras.length > 0) {
+    const depth = guessResnetDepth(stateDict);
     throw new CheckpointError(
       `checkpoint has ${extras.length} tensor(s) this model does not have: ${extras.slice(0, 5).join(', ')}${extras.length > 5 ? ', …' : ''}; ` +
-        'it was made for a different architecture or config (e.g. backbone.depth, roiHeads.maskHead.layers)',
+        (depth !== undefined && depth !== config.backbone.depth
+          ? `the checkpoint looks like ResNet-${depth}: set backbone.depth: ${depth}`
+          : 'it was made for a different architecture or config (e.g. backbone.depth, roiHeads.maskHead.layers)'),
     );
   }
   for (const name of expected.keys()) {

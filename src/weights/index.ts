@@ -17,7 +17,7 @@ import { readTorchLegacy, readTorchZip } from './torch.ts';
 
 export { CheckpointError } from './errors.ts';
 export { canonicalName, canonicalize, canonicalizeStateDict, isIgnorable } from './names.ts';
-export { anchorsPerLocation, expectedShapes, resnetStageChannels, validateStateDict } from './expected.ts';
+export { anchorsPerLocation, expectedShapes, guessResnetDepth, resnetStageChannels, validateStateDict } from './expected.ts';
 export { readSafetensors, writeSafetensors } from './safetensors.ts';
 export { readTorchLegacy, readTorchZip } from './torch.ts';
 export {

@@ -339,9 +339,11 @@ export function unpickle(bytes: Uint8Array, start: number, options: UnpickleOpti
         break;
       case 0x6c: // LIST
       case 0x74: // TUPLE
-      case 0x91: // FROZENSET
-        stack.push(popMark());
+      case 0x91: { // FROZENSET
+        const items = popMark(); // (not `stack.push(popMark())`: that would push onto the stack before the pop)
+        stack.push(items);
         break;
+      }
       case 0x85: // TUPLE1
         stack.push([pop()]);
         break;
