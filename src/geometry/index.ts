@@ -6,4 +6,4 @@ export { batchedNms, nms, nmsSteps, type NmsTrace } from './nms.ts';
 export { filterProposals, type ProposalConfig, type ProposalResult, type ScoredBoxes } from './proposals.ts';
 export { postprocessDetections, type DetectionConfig, type DetectionResult, type LabeledBoxes } from './detections.ts';
 export { expf, f32, fmaf, roundHalfEven, sigmoidf32, softmaxRowsf32 } from './float32.ts';
-export { argsortDescending, topkIndices } from './stdsort.ts';
+export { argsortDescending, argsortDescendingStable, topkIndices } from './stdsort.ts';

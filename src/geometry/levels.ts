@@ -12,7 +12,11 @@ import type { Boxes, Size } from '../types.ts';
 import { boxArea, boxCount } from './boxes.ts';
 import { f32, roundHalfEven } from './float32.ts';
 
-/** torchvision `_infer_scale`: 2^round(log2(feature / image)) from the first (height) dimension. */
+/**
+ * torchvision `_infer_scale`: 2^round(log2(feature / image)) from the first (height) dimension.
+ * `imageSize` is the resized, unpadded image (torchvision passes `image_sizes`, not the padded
+ * batch), so 50 / 797 still gives 1/16.
+ */
 export function inferScale(featureSize: Size, imageSize: Size): number {
   const approx = f32(featureSize[0] / imageSize[0]); // python float → float32 tensor
   return 2 ** roundHalfEven(f32(Math.log2(approx)));
