@@ -63,7 +63,7 @@ function handmadeZip(): Uint8Array {
     MARK, ...STR('w'), ...rebuildTensor(storagePid('HalfStorage', '0', 6, false), 1, [2, 2], [1, 2]), SETITEMS,
     STOP,
   );
-  return zipSync({ 'archive/data.pkl': dataPkl, 'archive/byteorder': ascii('little') as unknown as Uint8Array, 'archive/data/0': halfBytes(HALVES_0_TO_5) }, { level: 0 });
+  return zipSync({ 'archive/data.pkl': dataPkl, 'archive/byteorder': Uint8Array.from(ascii('little')), 'archive/data/0': halfBytes(HALVES_0_TO_5) }, { level: 0 });
 }
 
 /** A legacy checkpoint, built by hand: {'a': storage[0:4], 'b': storage[2:4]} over one float32 storage. */
@@ -170,6 +170,19 @@ describe('torch checkpoints built by hand', () => {
     expect(w.shape).toEqual([2, 2]);
     expect(w.dtype).toBe('float16');
     expect(Array.from(w.data)).toEqual([1, 3, 2, 4]);
+  });
+
+  it("readCheckpoint(zip with byteorder 'big') reads big-endian float32 storages", () => {
+    const dataPkl = pickle(PROTO2, ...emptyOrderedDict, MARK, ...STR('x'), ...rebuildTensor(storagePid('FloatStorage', '0', 2, false), 0, [2], [1]), SETITEMS, STOP);
+    const bigEndian = Uint8Array.from([0x3f, 0xc0, 0, 0, 0xc0, 0, 0, 0]); // 1.5, -2
+    const zip = zipSync({ 'a/data.pkl': dataPkl, 'a/byteorder': Uint8Array.from(ascii('big')), 'a/data/0': bigEndian }, { level: 0 });
+    expect(Array.from(readCheckpoint(zip).get('x')!.data)).toEqual([1.5, -2]);
+  });
+
+  it('readCheckpoint(zip whose tensor view runs past its storage) names the tensor and the element range', () => {
+    const dataPkl = pickle(PROTO2, ...emptyOrderedDict, MARK, ...STR('x'), ...rebuildTensor(storagePid('FloatStorage', '0', 2, false), 1, [2, 2], [2, 1]), SETITEMS, STOP);
+    const zip = zipSync({ 'a/data.pkl': dataPkl, 'a/data/0': f32Bytes([1, 2]) }, { level: 0 });
+    expect(() => readCheckpoint(zip)).toThrow(/tensor x of shape \[2, 2\] reads elements 1\.\.4 of a storage with 2 float32 elements; the file is truncated or corrupt/);
   });
 
   it('readCheckpoint(legacy) reads two tensors sharing one storage after the key list and element count', () => {
