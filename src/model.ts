@@ -188,7 +188,7 @@ function leafPaths(a: unknown, b: unknown, prefix = ''): string[] {
 
 /** The first stage to recompute when going from config `a` to `b`, or `null` when nothing changes. */
 export function firstAffectedStage(a: MaskRcnnConfig, b: MaskRcnnConfig): StageName | null {
-  let first = STAGES.length;
+  let first: number = STAGES.length;
   for (const path of leafPaths(a, b)) {
     const stage = firstStageOf(path);
     if (stage === 'none') continue;
@@ -206,7 +206,7 @@ export function firstAffectedStage(a: MaskRcnnConfig, b: MaskRcnnConfig): StageN
 /** Wait until `t` is computed (on GPU backends too) by reading one value of it. */
 async function settle(t: tf.Tensor): Promise<void> {
   if (t.size === 0) return;
-  const one = tf.tidy(() => t.reshape([-1]).slice(0, 1));
+  const one = tf.tidy(() => tf.slice(tf.reshape(t, [-1]), 0, 1));
   await one.data();
   one.dispose();
 }
