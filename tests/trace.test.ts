@@ -1,0 +1,196 @@
+/**
+ * The stage trace: one call returns every stage; a re-run recomputes only what a changed field
+ * affects, gives what a fresh run with that config gives, and leaks no tensor. On a tiny random
+ * ResNet-18-FPN so it runs in seconds; the same engine code as the R50 parity test.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError, type MaskRcnnSpec, toConfig } from '../src/config.ts';
+import { DUMP_NAMES, type MaskRcnn, STAGES, type Trace, createMaskRcnn, rerunMaskRcnn, runMaskRcnn } from '../src/model.ts';
+import { type Backend, useBackend } from '../src/node/backend.ts';
+import type { RgbImage } from '../src/types.ts';
+import { randomStateDict, rng } from './support/random_weights.ts';
+
+export const TINY: MaskRcnnSpec = {
+  numClasses: 5,
+  transform: { minSize: 96, maxSize: 128 },
+  backbone: { depth: 18, baseWidth: 8 },
+  fpn: { outChannels: 16 },
+  rpn: { preNmsTopN: 200, postNmsTopN: 100 },
+  roiHeads: {
+    boxHead: { representationSize: 32 },
+    maskHead: { layers: [16, 16] },
+    maskPredictor: { dimReduced: 16 },
+    postprocess: { detectionsPerImg: 20 },
+  },
+};
+
+export function randomImage(width: number, height: number, seed = 1): RgbImage {
+  const rand = rng(seed);
+  const data = new Uint8Array(width * height * 3);
+  // Smooth blobs plus noise: gives the random backbone some structure to respond to.
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      for (let c = 0; c < 3; c++) {
+        const v = 128 + 90 * Math.sin((x * (c + 1)) / 9) * Math.cos(y / (7 + c)) + 30 * (rand() - 0.5);
+        data[(y * width + x) * 3 + c] = Math.max(0, Math.min(255, Math.round(v)));
+      }
+    }
+  }
+  return { width, height, data };
+}
+
+describe('stage trace on a tiny ResNet-18-FPN', () => {
+  let model: MaskRcnn;
+  let trace: Trace;
+  const image = randomImage(120, 90);
+
+  beforeAll(async () => {
+    await useBackend('wasm');
+    model = createMaskRcnn(randomStateDict(toConfig(TINY)), TINY);
+    trace = await runMaskRcnn(model, image);
+  });
+  afterAll(() => {
+    trace?.dispose();
+    model?.dispose();
+  });
+
+  it('runMaskRcnn computes every stage and times each', () => {
+    expect(trace.computed).toEqual([...STAGES]);
+    for (const s of STAGES) expect(trace.timings[s]).toBeGreaterThanOrEqual(0);
+    expect(trace.sizes.original).toEqual([90, 120]);
+    expect(trace.sizes.resized).toEqual([96, 128]);
+    expect(trace.sizes.padded).toEqual([96, 128]);
+    expect(trace.proposals.boxes.length / 4).toBeGreaterThan(0);
+    expect(trace.result.labels.length).toBeGreaterThan(0);
+  });
+
+  it('trace.dump returns every DESIGN.md §4 stage with CHW shapes', async () => {
+    const d = trace.result.labels.length;
+    const shapes: Record<string, number[]> = {};
+    for (const name of DUMP_NAMES) {
+      const nd = await trace.dump(name);
+      expect(nd.data.length, name).toBe(nd.shape.reduce((a, b) => a * b, 1));
+      shapes[name] = nd.shape;
+    }
+    expect(shapes['input']).toEqual([3, 96, 128]);
+    expect(shapes['fpn_0']).toEqual([16, 24, 32]);
+    expect(shapes['fpn_pool']).toEqual([16, 2, 2]);
+    expect(shapes['rpn_objectness_0']).toEqual([3, 24, 32]);
+    expect(shapes['rpn_deltas_4']).toEqual([12, 2, 2]);
+    expect(shapes['class_logits']).toEqual([trace.proposals.boxes.length / 4, 5]);
+    expect(shapes['mask_logits']).toEqual([d, 5, 28, 28]);
+    expect(shapes['masks']).toEqual([d, 1, 90, 120]);
+  });
+
+  it('dump rpn_objectness_0 is the NHWC objectness transposed to A×h×w', async () => {
+    const nd = await trace.dump('rpn_objectness_0');
+    const level = trace.rpn[0]!;
+    const [h, w] = level.size;
+    const a = level.numAnchors;
+    // element (a=2, y=3, x=5)
+    expect(nd.data[2 * h * w + 3 * w + 5]).toBe(level.objectness[(3 * w + 5) * a + 2]);
+  });
+
+  it('rerunMaskRcnn with a new RPN NMS threshold recomputes from proposals on and equals a fresh run', async () => {
+    const again = await rerunMaskRcnn(model, trace, { rpn: { nmsThresh: 0.5 } });
+    const fresh = await runMaskRcnn(createdWith({ rpn: { nmsThresh: 0.5 } }), image);
+    try {
+      expect(again.computed).toEqual(STAGES.slice(STAGES.indexOf('proposals')));
+      expect(again.timings.backbone).toBeUndefined();
+      expect(Array.from(again.proposals.boxes)).toEqual(Array.from(fresh.proposals.boxes));
+      expect(Array.from(again.result.scores)).toEqual(Array.from(fresh.result.scores));
+      expect(Array.from(again.result.masks)).toEqual(Array.from(fresh.result.masks));
+      expect(again.proposals.boxes.length).not.toBe(trace.proposals.boxes.length);
+    } finally {
+      again.dispose();
+      fresh.dispose();
+    }
+  });
+
+  it('rerunMaskRcnn maps each kind of field to its first stage', async () => {
+    const cases: [MaskRcnnSpec, string][] = [
+      [{ roiHeads: { maskThreshold: 0.3 } }, 'paste'],
+      [{ roiHeads: { postprocess: { scoreThresh: 0.2 } } }, 'detections'],
+      [{ roiHeads: { maskRoiPool: { samplingRatio: 0 } } }, 'maskRoiPool'],
+      [{ roiHeads: { boxRoiPool: { pooler: 'roiPool' } } }, 'boxRoiPool'],
+      [{ anchors: { sizes: [[16], [32], [64], [128], [256]] } }, 'anchors'],
+      [{ transform: { minSize: 64 } }, 'transform'],
+    ];
+    for (const [spec, first] of cases) {
+      const again = await rerunMaskRcnn(model, trace, spec);
+      expect(again.computed[0], JSON.stringify(spec)).toBe(first);
+      again.dispose();
+    }
+    const same = await rerunMaskRcnn(model, trace, {});
+    expect(same.computed).toEqual([]);
+    expect(Array.from(same.result.scores)).toEqual(Array.from(trace.result.scores));
+    same.dispose();
+  });
+
+  it('rerunMaskRcnn refuses a field that changes the network, saying to create a new model', async () => {
+    await expect(rerunMaskRcnn(model, trace, { roiHeads: { boxRoiPool: { outputSize: 5 } } })).rejects.toThrow(ConfigError);
+    await expect(rerunMaskRcnn(model, trace, { numClasses: 3 })).rejects.toThrow(/createMaskRcnn/);
+  });
+
+  it('50 re-runs, each disposing the previous trace, leave tf.memory().numTensors where the first left it', async () => {
+    let current = await rerunMaskRcnn(model, trace, { rpn: { nmsThresh: 0.6 } });
+    const after1 = tf.memory().numTensors;
+    for (let i = 0; i < 50; i++) {
+      const next = await rerunMaskRcnn(model, current, i % 2 ? { rpn: { nmsThresh: 0.6 } } : { roiHeads: { postprocess: { nmsThresh: 0.4 } } });
+      current.dispose();
+      current = next;
+    }
+    expect(tf.memory().numTensors).toBe(after1);
+    current.dispose();
+  });
+
+  it('the original trace stays readable after traces re-run from it are disposed', async () => {
+    const again = await rerunMaskRcnn(model, trace, { rpn: { nmsThresh: 0.3 } });
+    again.dispose();
+    const fpn0 = await trace.dump('fpn_0');
+    expect(fpn0.shape).toEqual([16, 24, 32]);
+  });
+
+  function createdWith(spec: MaskRcnnSpec): MaskRcnn {
+    const m = createMaskRcnn(randomStateDict(toConfig(TINY)), { ...TINY, ...spec, rpn: { ...TINY.rpn, ...spec.rpn } });
+    cleanup.push(m);
+    return m;
+  }
+  const cleanup: MaskRcnn[] = [];
+  afterAll(() => cleanup.forEach((m) => m.dispose()));
+});
+
+describe('the same tiny model gives the same detections on every backend', () => {
+  const image = randomImage(120, 90, 7);
+  const results: Record<string, { boxes: Float32Array; scores: Float32Array; labels: Int32Array; masks: Float32Array; fpn0: Float32Array }> = {};
+
+  for (const backend of ['wasm', 'cpu', 'webgpu'] as Backend[]) {
+    it(`runs on ${backend}`, async () => {
+      await useBackend(backend);
+      const model = createMaskRcnn(randomStateDict(toConfig(TINY), 3), TINY);
+      const trace = await runMaskRcnn(model, image);
+      results[backend] = { ...trace.result, fpn0: (await trace.dump('fpn_0')).data };
+      trace.dispose();
+      model.dispose();
+      expect(trace.result.labels.length).toBeGreaterThan(0);
+    });
+  }
+
+  it('cpu and webgpu agree with wasm (FPN within 1e-4 relative, same labels, boxes within 0.01 px)', () => {
+    const ref = results['wasm']!;
+    for (const backend of ['cpu', 'webgpu']) {
+      const r = results[backend]!;
+      let maxDiff = 0;
+      let maxRef = 0;
+      r.fpn0.forEach((v, i) => {
+        maxDiff = Math.max(maxDiff, Math.abs(v - ref.fpn0[i]!));
+        maxRef = Math.max(maxRef, Math.abs(ref.fpn0[i]!));
+      });
+      expect(maxDiff / maxRef, backend).toBeLessThan(1e-4);
+      expect(Array.from(r.labels), backend).toEqual(Array.from(ref.labels));
+      r.boxes.forEach((v, i) => expect(Math.abs(v - ref.boxes[i]!), backend).toBeLessThan(0.01));
+      r.scores.forEach((v, i) => expect(Math.abs(v - ref.scores[i]!), backend).toBeLessThan(1e-4));
+    }
+  });
+});
