@@ -86,7 +86,7 @@ export class RoiPoolProgram implements WebGPUProgram {
 }
 
 /** Helpers shared by every level: rounding, correctly rounded division. */
-const COMMON_WGSL = `
+export const COMMON_WGSL = `
   // C round(): half away from zero (WGSL round() is half to even).
   fn roundHalfAway(v : f32) -> f32 {
     let t = trunc(v);

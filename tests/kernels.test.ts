@@ -9,6 +9,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { useBackend, SWIFTSHADER_ICD, type Backend } from '../src/node/backend.ts';
 import { multiScaleRoiPool, roiAlign, roiPool, roiWarp, RoiOpError } from '../kernels/index.ts';
 import { roiAlignFrame, roiPoolBin, roiPoolFrame, roundHalfAway, sampleCoord } from '../kernels/roi_geometry.ts';
+import { COMMON_WGSL } from '../kernels/roi_webgpu.ts';
+import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
 
 /** cpu and wasm always; webgpu where a Vulkan driver is there (SwiftShader from `chromium`). CI installs it. */
 function nodeBackends(): Backend[] {
@@ -264,6 +266,29 @@ for (const backend of nodeBackends()) {
       const [a, b] = [await warp.data(), await align.data()];
       tf.dispose([warp, align]);
       expect(Array.from(a)).toEqual(Array.from(b));
+    });
+
+    it.runIf(backend === 'webgpu')('WGSL divRn(a, b) = Math.fround(a / b) (correctly rounded) on 4096 pairs', async () => {
+      const rng = mulberry32(11);
+      const a: number[] = [], b: number[] = [];
+      for (let i = 0; i < 1024; i++) { a.push(Math.floor(rng() * 300) + 1); b.push(Math.floor(rng() * 28) + 1); } // roi size / PH
+      for (let i = 0; i < 1024; i++) { a.push((Math.floor(rng() * 8) + 0.5) * Math.fround(rng() * 40)); b.push(Math.floor(rng() * 8) + 1); } // (i+½)·bin / grid
+      for (let i = 0; i < 1024; i++) { a.push((rng() - 0.5) * 2 ** (rng() * 60 - 30)); b.push((rng() - 0.5) * 2 ** (rng() * 60 - 30)); }
+      for (let i = 0; i < 1024; i++) { a.push(Math.floor(rng() * 2 ** 24)); b.push(Math.floor(rng() * 2 ** 12) + 1); }
+      const fa = Float32Array.from(a), fb = Float32Array.from(b);
+      const program: WebGPUProgram = {
+        variableNames: ['A', 'B'], outputShape: [fa.length], shaderKey: 'roiTestDivRn', size: true,
+        dispatchLayout: { x: [0] }, dispatch: [Math.ceil(fa.length / 64), 1, 1], workgroupSize: [64, 1, 1],
+        getUserCode: () => `${COMMON_WGSL}
+          fn main(index : i32) { if (index < uniforms.size) { setOutputAtIndex(index, divRn(A[index], B[index])); } }`,
+      };
+      const ta = tf.tensor1d(fa), tb = tf.tensor1d(fb);
+      const info = (tf.backend() as WebGPUBackend).runWebGPUProgram(program, [ta, tb], 'float32');
+      const out = tf.engine().makeTensorFromTensorInfo(info);
+      const got = await out.data();
+      tf.dispose([ta, tb, out]);
+      const wrong = Array.from(got).flatMap((v, i) => (Object.is(v, Math.fround(fa[i]! / fb[i]!)) ? [] : [`${fa[i]}/${fb[i]}: ${v}`]));
+      expect(wrong.slice(0, 5)).toEqual([]);
     });
 
     describe('bad inputs throw RoiOpError naming what was expected', () => {

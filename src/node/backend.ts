@@ -67,6 +67,11 @@ let webGpuInstalled: Promise<void> | undefined;
 /** Install `navigator.gpu` (Dawn) and the WebGPU globals, then import the tfjs webgpu backend. Once per process. */
 function installWebGpu(): Promise<void> {
   webGpuInstalled ??= (async () => {
+    if ((globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu !== undefined) {
+      // Someone already installed a WebGPU implementation: use it.
+      await import('@tensorflow/tfjs-backend-webgpu');
+      return;
+    }
     if (process.env['VK_ICD_FILENAMES'] === undefined) {
       if (!existsSync(SWIFTSHADER_ICD)) {
         throw new BackendError(
