@@ -9,6 +9,7 @@ and the COCO category list. Calls torchvision / PIL; reimplements nothing.
   paste <dir> <H> <W>                    <dir>/masks.npy (D×M×M), <dir>/boxes.npy (D×4) →
                                          <dir>/pasted.npy (D×H×W)
   decode <file> <out.npy>                PIL Image.open(file).convert('RGB') → H×W×3 uint8
+  raw <file> <out.npy>                   PIL Image.open(file) samples as stored (e.g. 16-bit) → int64
   coco                                   torchvision's _COCO_CATEGORIES as JSON
   batch <jobs.json>                      run a JSON list of [command, args...] in one process (torch
                                          imports once); prints a JSON list of their outputs
@@ -93,6 +94,13 @@ def run(argv):
             mode = im.mode
             rgb = np.asarray(im.convert("RGB"), dtype=np.uint8)
         np.save(argv[2], rgb)
+        return json.dumps({"mode": mode})
+    elif cmd == "raw":
+        from PIL import Image
+
+        with Image.open(argv[1]) as im:
+            mode = im.mode
+            np.save(argv[2], np.asarray(im).astype(np.int64))
         return json.dumps({"mode": mode})
     elif cmd == "coco":
         from torchvision.models import _meta
