@@ -112,10 +112,6 @@ def infer_architecture(state_dict):
 
 
 # ---------------------------------------------------------------------------------------------
-# Calibration: random weights that carry signal
-
-
-# ---------------------------------------------------------------------------------------------
 # CPU kernels. Debian's torch is built with BLAS_INFO=generic: nn.Linear runs on the netlib
 # reference BLAS (fc6, 1000×12544 @ 12544×1024, takes ~15 s on 2 cores) and so does the mask
 # head's 2×2 stride-2 ConvTranspose2d. The oracle runs both through oneDNN's inner product
@@ -164,6 +160,10 @@ def use_fast_cpu_kernels():
     nn.ConvTranspose2d._torch_forward = nn.ConvTranspose2d.forward
     nn.ConvTranspose2d.forward = deconv_forward
     return True
+
+
+# ---------------------------------------------------------------------------------------------
+# Calibration: random weights that carry signal
 
 
 def _linear_out(module, x):
@@ -302,9 +302,9 @@ def background_shift(roi_heads, class_logits, box_regression, proposals, image_s
 def calibrate(model, image, seed, min_size):
     """Make random weights meaningful for a parity test, by running the model's own stages
     (as GeneralizedRCNN.forward does) on `image` at `min_size` and refitting each layer on its
-    actual input: FrozenBN from batch statistics (see frozen_bn_hook), convs / linears rescaled to a target output
-    spread with random biases (head outputs centred per channel, so that they vary with the
-    image rather than per channel), and the background class logit shifted so that about
+    actual input: FrozenBN from batch statistics (see frozen_bn_hook), convs / linears rescaled to
+    a target output spread with random biases (head outputs centred per channel, so that they vary
+    with the image rather than per channel), and the background class logit shifted so that about
     TARGET_DETECTIONS detections survive postprocessing. Deterministic given seed (and threads)."""
     gen = torch.Generator().manual_seed(seed + 1)
     clock = [time.perf_counter()]
