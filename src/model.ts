@@ -20,7 +20,7 @@ import { poolRois } from './stages/roi_pool.ts';
 import { type BoxHead, boxHead, loadBoxHead } from './stages/box_head.ts';
 import { type MaskHead, loadMaskHead, maskHead } from './stages/mask_head.ts';
 import { resizeBoxes, transformImage } from './stages/transform.ts';
-import { pasteMasks } from './stages/paste.ts';
+import { type MaskRegion, pasteMaskRegion, regionsToPlanes } from './stages/paste.ts';
 import { canonicalizeStateDict, validateStateDict } from './weights/index.ts';
 import type { Boxes, NdArray, RgbImage, Size, StateDict } from './types.ts';
 
@@ -127,8 +127,12 @@ export interface Result {
   boxes: Boxes;
   labels: Int32Array;
   scores: Float32Array;
-  /** D×H0×W0 mask probabilities of each detection's predicted class, in the original image. */
-  masks: Float32Array;
+  /**
+   * Per detection, its predicted class's mask probabilities pasted into the original image, stored as
+   * the region the paste writes (zero elsewhere): memory grows with the boxes, not with the image.
+   * `trace.dump('masks')` expands them to D×1×H0×W0.
+   */
+  masks: MaskRegion[];
   /** D×28×28 probabilities (sigmoid of the predicted class's mask logits) before paste-back. */
   roiMasks: Float32Array;
 }
@@ -458,7 +462,7 @@ function paste(det: DetectionResult, head: Trace['maskHead'], sizes: Trace['size
     for (let p = 0; p < m * m; p++) roiMasks[d * m * m + p] = sigmoid(head.maskLogits[(d * m * m + p) * numClasses + label]!);
   }
   const boxes = resizeBoxes(det.boxes, sizes.resized, sizes.original);
-  const masks = pasteMasks(roiMasks, m, boxes, sizes.original);
+  const masks = Array.from({ length: count }, (_, d) => pasteMaskRegion(roiMasks, d * m * m, m, boxes.subarray(4 * d, 4 * d + 4), sizes.original));
   return { boxes, labels: det.labels, scores: det.scores, masks, roiMasks };
 }
 
@@ -527,7 +531,7 @@ class TraceImpl implements Trace {
       case 'boxes': return { shape: [d, 4], data: this.result.boxes };
       case 'labels': return { shape: [d], data: Float32Array.from(this.result.labels) };
       case 'scores': return { shape: [d], data: this.result.scores };
-      case 'masks': return { shape: [d, 1, this.sizes.original[0], this.sizes.original[1]], data: this.result.masks };
+      case 'masks': return { shape: [d, 1, this.sizes.original[0], this.sizes.original[1]], data: regionsToPlanes(this.result.masks, this.sizes.original) };
     }
     throw new Error(`trace.dump: unknown stage '${name}'; known: ${[...DUMP_NAMES, ...EXTRA_DUMP_NAMES].join(', ')}`);
   }

@@ -7,8 +7,10 @@ import { describe, expect, it } from 'vitest';
 import {
   countsToString,
   decodeRle,
+  encodeRegionRle,
   encodeRle,
   maskToCounts,
+  regionToCounts,
   rleArea,
   rleIou,
   RleError,
@@ -112,5 +114,27 @@ describe('COCO RLE (hand-computed)', () => {
     expect(() => decodeRle({ size: [2, 2], counts: '141' })).toThrow(/cover 6 pixels .* 2×2 needs 4/);
     expect(() => decodeRle({ size: [2, 2], counts: '1 3' })).toThrow(/' ' at character 1/);
     expect(() => stringToCounts('0T')).toThrow(/ends inside a count at character 2/);
+  });
+});
+
+describe('encodeRegionRle', () => {
+  it('encodeRegionRle of a region equals encodeRle of the full thresholded mask', () => {
+    const H = 7;
+    const W = 9;
+    const region = { x0: 2, y0: 1, width: 4, height: 5, data: Float32Array.from({ length: 20 }, (_, i) => ((i * 7) % 5) / 4) };
+    const full = new Uint8Array(H * W);
+    for (let y = 0; y < region.height; y++) {
+      for (let x = 0; x < region.width; x++) full[(region.y0 + y) * W + region.x0 + x] = region.data[y * region.width + x]! > 0.5 ? 1 : 0;
+    }
+    expect(encodeRegionRle(region, 0.5, H, W)).toEqual(encodeRle(full, H, W));
+    expect(regionToCounts(region, 0.5, H, W)).toEqual(maskToCounts(full, H, W));
+  });
+
+  it('encodeRegionRle of an empty region is one run of zeros', () => {
+    expect(regionToCounts({ x0: 3, y0: 2, width: 0, height: 0, data: new Float32Array(0) }, 0.5, 4, 5)).toEqual([20]);
+  });
+
+  it('regionToCounts rejects a region that leaves the image, naming both sizes', () => {
+    expect(() => regionToCounts({ x0: 3, y0: 0, width: 4, height: 1, data: new Float32Array(4) }, 0.5, 2, 5)).toThrow(/inside the 2×5 image/);
   });
 });

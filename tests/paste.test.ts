@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeNpy, encodeNpy } from '../src/io/npy.ts';
-import { expandBox, pasteMask, pasteMasks, PasteError } from '../src/stages/paste.ts';
+import { expandBox, pasteMask, pasteMaskRegion, pasteMasks, PasteError, regionsToPlanes } from '../src/stages/paste.ts';
 import type { Size } from '../src/types.ts';
 import { hasTorchvision, oracle } from './support/oracle.ts';
 
@@ -163,5 +163,22 @@ describe.runIf(hasTorchvision())('paste parity with torchvision paste_masks_in_i
       console.log(`[paste] M=${M}, ${boxes.length / 4} boxes into ${size.join('×')}: max |diff| vs torchvision = ${maxDiff}`);
       expect(maxDiff).toBeLessThanOrEqual(1e-5);
     });
+  });
+});
+
+describe('pasteMaskRegion (memory bounded by the box)', () => {
+  it('pasteMaskRegion holds exactly the nonzero region pasteMask writes, for boxes inside, across and outside the image', () => {
+    const M = 5;
+    const mask = Float32Array.from({ length: M * M }, (_, i) => ((i * 37) % 11) / 10);
+    const size: Size = [30, 40];
+    for (const box of [[3.2, 4.7, 17.9, 21.1], [-6.5, -2, 8.25, 9], [30, 20, 55, 41], [50, 50, 60, 60]]) {
+      const plane = new Float32Array(30 * 40);
+      pasteMask(mask, 0, M, box, size, plane);
+      const region = pasteMaskRegion(mask, 0, M, box, size);
+      const expanded = regionsToPlanes([region], size);
+      expect(Array.from(expanded), JSON.stringify(box)).toEqual(Array.from(plane));
+      expect(region.x0 + region.width).toBeLessThanOrEqual(40);
+      expect(region.y0 + region.height).toBeLessThanOrEqual(30);
+    }
   });
 });

@@ -9,6 +9,7 @@ import { ConfigError, type MaskRcnnSpec, toConfig } from '../src/config.ts';
 import { DUMP_NAMES, type MaskRcnn, STAGES, type Trace, createMaskRcnn, rerunMaskRcnn, runMaskRcnn } from '../src/model.ts';
 import { type Backend, useBackend } from '../src/node/backend.ts';
 import type { RgbImage } from '../src/types.ts';
+import { maskIou } from './support/compare.ts';
 import { randomStateDict, rng } from './support/random_weights.ts';
 
 export const TINY: MaskRcnnSpec = {
@@ -100,7 +101,7 @@ describe('stage trace on a tiny ResNet-18-FPN', () => {
       expect(again.timings.backbone).toBeUndefined();
       expect(Array.from(again.proposals.boxes)).toEqual(Array.from(fresh.proposals.boxes));
       expect(Array.from(again.result.scores)).toEqual(Array.from(fresh.result.scores));
-      expect(Array.from(again.result.masks)).toEqual(Array.from(fresh.result.masks));
+      expect(again.result.masks).toEqual(fresh.result.masks);
       expect(again.proposals.boxes.length).not.toBe(trace.proposals.boxes.length);
     } finally {
       again.dispose();
@@ -163,21 +164,21 @@ describe('stage trace on a tiny ResNet-18-FPN', () => {
 
 describe('the same tiny model gives the same detections on every backend', () => {
   const image = randomImage(120, 90, 7);
-  const results: Record<string, { boxes: Float32Array; scores: Float32Array; labels: Int32Array; masks: Float32Array; fpn0: Float32Array }> = {};
+  const results: Record<string, { boxes: Float32Array; scores: Float32Array; labels: Int32Array; fpn0: Float32Array; masks: Float32Array }> = {};
 
   for (const backend of ['wasm', 'cpu', 'webgpu'] as Backend[]) {
     it(`runs on ${backend}`, async () => {
       await useBackend(backend);
       const model = createMaskRcnn(randomStateDict(toConfig(TINY), 3), TINY);
       const trace = await runMaskRcnn(model, image);
-      results[backend] = { ...trace.result, fpn0: (await trace.dump('fpn_0')).data };
+      results[backend] = { ...trace.result, fpn0: (await trace.dump('fpn_0')).data, masks: (await trace.dump('masks')).data };
       trace.dispose();
       model.dispose();
       expect(trace.result.labels.length).toBeGreaterThan(0);
     });
   }
 
-  it('cpu and webgpu agree with wasm (FPN within 1e-4 relative, same labels, boxes within 0.01 px)', () => {
+  it('cpu and webgpu agree with wasm (FPN within 1e-4 relative, same labels, boxes within 0.01 px, mask IoU ≥ 0.99)', () => {
     const ref = results['wasm']!;
     for (const backend of ['cpu', 'webgpu']) {
       const r = results[backend]!;
@@ -191,6 +192,10 @@ describe('the same tiny model gives the same detections on every backend', () =>
       expect(Array.from(r.labels), backend).toEqual(Array.from(ref.labels));
       r.boxes.forEach((v, i) => expect(Math.abs(v - ref.boxes[i]!), backend).toBeLessThan(0.01));
       r.scores.forEach((v, i) => expect(Math.abs(v - ref.scores[i]!), backend).toBeLessThan(1e-4));
+      const hw = 90 * 120;
+      for (let d = 0; d < r.labels.length; d++) {
+        expect(maskIou(r.masks.subarray(d * hw, (d + 1) * hw), ref.masks.subarray(d * hw, (d + 1) * hw), 0.5), backend).toBeGreaterThanOrEqual(0.99);
+      }
     }
   });
 });

@@ -13,7 +13,7 @@ import { toConfig } from '../config.ts';
 import { COCO_CATEGORIES } from '../coco.ts';
 import { decodeImage } from '../io/image.ts';
 import { encodeNpy } from '../io/npy.ts';
-import { encodeRle } from '../io/rle.ts';
+import { encodeRegionRle } from '../io/rle.ts';
 import { DUMP_NAMES, type Trace, createMaskRcnn, runMaskRcnn } from '../model.ts';
 import { type Backend, useBackend } from '../node/backend.ts';
 import { loadWeightsFile } from './weights_file.ts';
@@ -45,17 +45,15 @@ export function detectionsOf(trace: Trace): Detection[] {
   const [h, w] = trace.sizes.original;
   const threshold = trace.config.roiHeads.maskThreshold;
   const names = trace.config.numClasses === COCO_CATEGORIES.length ? COCO_CATEGORIES : undefined;
-  const binary = new Uint8Array(h * w);
   return Array.from(labels, (label, d) => {
-    const prob = masks.subarray(d * h * w, (d + 1) * h * w);
-    for (let i = 0; i < h * w; i++) binary[i] = prob[i]! > threshold ? 1 : 0; // torchvision references threshold with `masks > 0.5`
     const box = Array.from(boxes.subarray(d * 4, d * 4 + 4)) as Detection['box'];
     return {
       box,
       label,
       ...(names ? { name: names[label]! } : {}),
       score: scores[d]!,
-      mask: encodeRle(binary, h, w),
+      // torchvision's references binarize with `masks > 0.5`
+      mask: encodeRegionRle(masks[d]!, threshold, h, w),
     };
   });
 }

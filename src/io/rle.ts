@@ -30,22 +30,55 @@ export function maskToCounts(mask: ArrayLike<number | boolean>, height: number, 
   if (mask.length !== height * width) {
     throw new RleError(`expected a row-major ${height}×${width} mask (${height * width} values); found ${mask.length} values`);
   }
-  const counts: number[] = [];
-  let current = false; // runs start with zeros
-  let run = 0;
+  const runs = new Runs();
   for (let x = 0; x < width; x++) {
-    for (let y = 0, i = x; y < height; y++, i += width) {
-      const v = Boolean(mask[i]);
-      if (v !== current) {
-        counts.push(run);
-        run = 0;
-        current = v;
-      }
-      run++;
-    }
+    for (let y = 0, i = x; y < height; y++, i += width) runs.add(Boolean(mask[i]), 1);
   }
-  counts.push(run);
-  return counts;
+  return runs.counts();
+}
+
+/** Column-major run lengths, built by appending stretches of equal values. */
+class Runs {
+  private readonly list: number[] = [];
+  private current = false; // runs start with zeros
+  private run = 0;
+  add(value: boolean, length: number): void {
+    if (length === 0) return;
+    if (value !== this.current) {
+      this.list.push(this.run);
+      this.run = 0;
+      this.current = value;
+    }
+    this.run += length;
+  }
+  counts(): number[] {
+    return [...this.list, this.run];
+  }
+}
+
+/**
+ * Run lengths of an H×W mask that is `p > threshold` inside a region and 0 outside it, without
+ * materializing the H×W mask: time O(W + region area), memory O(runs).
+ */
+export function regionToCounts(
+  region: { x0: number; y0: number; width: number; height: number; data: ArrayLike<number> },
+  threshold: number,
+  height: number,
+  width: number,
+): number[] {
+  const { x0, y0, width: rw, height: rh, data } = region;
+  if (x0 < 0 || y0 < 0 || x0 + rw > width || y0 + rh > height || data.length !== rw * rh) {
+    throw new RleError(`expected a region inside the ${height}×${width} image with width·height values; found ${rw}×${rh} at (${x0}, ${y0}) with ${data.length} values`);
+  }
+  const runs = new Runs();
+  runs.add(false, x0 * height);
+  for (let x = 0; x < rw; x++) {
+    runs.add(false, y0);
+    for (let y = 0, i = x; y < rh; y++, i += rw) runs.add(data[i]! > threshold, 1);
+    runs.add(false, height - y0 - rh);
+  }
+  runs.add(false, (width - x0 - rw) * height);
+  return runs.counts();
 }
 
 /** pycocotools `rleToString`: counts → compressed ASCII. */
@@ -86,6 +119,11 @@ export function stringToCounts(s: string): number[] {
     counts.push(x);
   }
   return counts;
+}
+
+/** Encode a mask given as a region of probabilities (`p > threshold` is foreground) in an H×W image as COCO RLE. */
+export function encodeRegionRle(region: Parameters<typeof regionToCounts>[0], threshold: number, height: number, width: number): CocoRle {
+  return { size: [height, width], counts: countsToString(regionToCounts(region, threshold, height, width)) };
 }
 
 /** Encode a row-major H×W mask (nonzero = foreground) as COCO RLE. */

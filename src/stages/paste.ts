@@ -42,6 +42,65 @@ export function expandBox(box: ArrayLike<number>, M: number, padding = 1): [numb
   return [toInt(f32(xc - wHalf)), toInt(f32(yc - hHalf)), toInt(f32(xc + wHalf)), toInt(f32(yc + hHalf))];
 }
 
+/** A pasted mask stored as the image region it covers: probabilities in [x0, x0+width) × [y0, y0+height), zero elsewhere. */
+export interface MaskRegion {
+  x0: number;
+  y0: number;
+  width: number;
+  height: number;
+  /** height × width, row-major */
+  data: Float32Array;
+}
+
+interface PasteGeometry {
+  /** the expanded, integer box (torchvision casts to int) */
+  bx1: number;
+  by1: number;
+  /** size of the resized mask */
+  w: number;
+  h: number;
+  /** image region written: [x0, x1) × [y0, y1) */
+  x0: number;
+  x1: number;
+  y0: number;
+  y1: number;
+}
+
+function pasteGeometry(box: ArrayLike<number>, M: number, imageSize: Size, padding: number): PasteGeometry {
+  const [H, W] = imageSize;
+  for (let k = 0; k < 4; k++) {
+    if (!Number.isFinite(box[k]!)) {
+      throw new PasteError(`expected a finite box [x1, y1, x2, y2]; found [${Array.from(box).join(', ')}]: check the detections for NaN/Infinity`);
+    }
+  }
+  const [bx1, by1, bx2, by2] = expandBox(box, M, padding);
+  const w = Math.max(bx2 - bx1 + 1, 1);
+  const h = Math.max(by2 - by1 + 1, 1);
+  // Image region written, intersected with the resized mask's extent (torchvision raises where they differ).
+  const x0 = Math.min(Math.max(bx1, 0), W);
+  const x1 = Math.max(x0, Math.min(bx2 + 1, W, bx1 + w));
+  const y0 = Math.min(Math.max(by1, 0), H);
+  const y1 = Math.max(y0, Math.min(by2 + 1, H, by1 + h));
+  return { bx1, by1, w, h, x0, x1, y0, y1 };
+}
+
+/** Resize the zero-padded mask to the box and write the image region g.[x0,x1)×[y0,y1); image pixel (y, x) → out[origin + y·stride + x]. */
+function pasteInto(mask: Float32Array, maskOffset: number, M: number, padding: number, g: PasteGeometry, out: Float32Array, origin: number, stride: number): void {
+  if (g.x1 <= g.x0 || g.y1 <= g.y0) return;
+  // The (M+2p)×(M+2p) zero-padded mask (F.pad(mask, (p, p, p, p))).
+  const P = M + 2 * padding;
+  const padded = new Float32Array(P * P);
+  for (let r = 0; r < M; r++) {
+    padded.set(mask.subarray(maskOffset + r * M, maskOffset + (r + 1) * M), (r + padding) * P + padding);
+  }
+  // Resized-mask pixel (r, c) lands on image pixel (by1 + r, bx1 + c).
+  interpolatePlane(
+    padded, 0, P, P, linearTaps(P, g.h), linearTaps(P, g.w),
+    { r0: g.y0 - g.by1, r1: g.y1 - g.by1, c0: g.x0 - g.bx1, c1: g.x1 - g.bx1 },
+    out, origin + g.by1 * stride + g.bx1, stride,
+  );
+}
+
 /**
  * Paste one M×M mask (`mask[maskOffset …]`, row-major) into `out[outOffset …]`, an H×W row-major
  * plane that is zero where the box does not reach (only the box region is written).
@@ -56,33 +115,38 @@ export function pasteMask(
   outOffset = 0,
   padding = 1,
 ): void {
+  pasteInto(mask, maskOffset, M, padding, pasteGeometry(box, M, imageSize, padding), out, outOffset, imageSize[1]);
+}
+
+/**
+ * Paste one M×M mask like `pasteMask`, but return only the region of the image it writes, so that
+ * memory is bounded by the box, not by the image (a 10000×10000 photo with 100 detections).
+ */
+export function pasteMaskRegion(mask: Float32Array, maskOffset: number, M: number, box: ArrayLike<number>, imageSize: Size, padding = 1): MaskRegion {
+  const g = pasteGeometry(box, M, imageSize, padding);
+  const width = g.x1 - g.x0;
+  const height = g.y1 - g.y0;
+  const data = new Float32Array(width * height);
+  // image pixel (y, x) → data[(y − y0)·width + (x − x0)]
+  pasteInto(mask, maskOffset, M, padding, g, data, -g.y0 * width - g.x0, width);
+  return { x0: g.x0, y0: g.y0, width, height, data };
+}
+
+/** Expand regions into D×H×W (zero outside each region). */
+export function regionsToPlanes(regions: readonly MaskRegion[], imageSize: Size): Float32Array {
   const [H, W] = imageSize;
-  for (let k = 0; k < 4; k++) {
-    if (!Number.isFinite(box[k]!)) {
-      throw new PasteError(`expected a finite box [x1, y1, x2, y2]; found [${Array.from(box).join(', ')}]: check the detections for NaN/Infinity`);
-    }
+  let out: Float32Array;
+  try {
+    out = new Float32Array(regions.length * H * W);
+  } catch {
+    throw new PasteError(
+      `${regions.length} masks of ${H}×${W} need ${((regions.length * H * W * 4) / 2 ** 20).toFixed(0)} MiB, more than can be allocated; read them one at a time as regions`,
+    );
   }
-  const [bx1, by1, bx2, by2] = expandBox(box, M, padding);
-  const w = Math.max(bx2 - bx1 + 1, 1);
-  const h = Math.max(by2 - by1 + 1, 1);
-  // Image region written, intersected with the resized mask's extent (torchvision raises where they differ).
-  const x0 = Math.max(bx1, 0);
-  const x1 = Math.min(bx2 + 1, W, bx1 + w);
-  const y0 = Math.max(by1, 0);
-  const y1 = Math.min(by2 + 1, H, by1 + h);
-  if (x1 <= x0 || y1 <= y0) return;
-  // The (M+2p)×(M+2p) zero-padded mask (F.pad(mask, (p, p, p, p))).
-  const P = M + 2 * padding;
-  const padded = new Float32Array(P * P);
-  for (let r = 0; r < M; r++) {
-    padded.set(mask.subarray(maskOffset + r * M, maskOffset + (r + 1) * M), (r + padding) * P + padding);
-  }
-  // Resized-mask pixel (r, c) lands on image pixel (by1 + r, bx1 + c).
-  interpolatePlane(
-    padded, 0, P, P, linearTaps(P, h), linearTaps(P, w),
-    { r0: y0 - by1, r1: y1 - by1, c0: x0 - bx1, c1: x1 - bx1 },
-    out, outOffset + by1 * W + bx1, W,
-  );
+  regions.forEach((r, d) => {
+    for (let y = 0; y < r.height; y++) out.set(r.data.subarray(y * r.width, (y + 1) * r.width), d * H * W + (r.y0 + y) * W + r.x0);
+  });
+  return out;
 }
 
 /**
