@@ -8,38 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, type MaskRcnnSpec, toConfig } from '../src/config.ts';
 import { DUMP_NAMES, type MaskRcnn, STAGES, type Trace, createMaskRcnn, rerunMaskRcnn, runMaskRcnn } from '../src/model.ts';
 import { type Backend, useBackend } from '../src/node/backend.ts';
-import type { RgbImage } from '../src/types.ts';
 import { maskIou } from './support/compare.ts';
-import { randomStateDict, rng } from './support/random_weights.ts';
-
-export const TINY: MaskRcnnSpec = {
-  numClasses: 5,
-  transform: { minSize: 96, maxSize: 128 },
-  backbone: { depth: 18, baseWidth: 8 },
-  fpn: { outChannels: 16 },
-  rpn: { preNmsTopN: 200, postNmsTopN: 100 },
-  roiHeads: {
-    boxHead: { representationSize: 32 },
-    maskHead: { layers: [16, 16] },
-    maskPredictor: { dimReduced: 16 },
-    postprocess: { detectionsPerImg: 20 },
-  },
-};
-
-export function randomImage(width: number, height: number, seed = 1): RgbImage {
-  const rand = rng(seed);
-  const data = new Uint8Array(width * height * 3);
-  // Smooth blobs plus noise: gives the random backbone some structure to respond to.
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      for (let c = 0; c < 3; c++) {
-        const v = 128 + 90 * Math.sin((x * (c + 1)) / 9) * Math.cos(y / (7 + c)) + 30 * (rand() - 0.5);
-        data[(y * width + x) * 3 + c] = Math.max(0, Math.min(255, Math.round(v)));
-      }
-    }
-  }
-  return { width, height, data };
-}
+import { randomStateDict } from './support/random_weights.ts';
+import { TINY, randomImage } from './support/tiny.ts';
 
 describe('stage trace on a tiny ResNet-18-FPN', () => {
   let model: MaskRcnn;
