@@ -1,7 +1,8 @@
 /**
  * Public RoI pooling ops (tfjs, NHWC) and their argument checks. Each op runs one registered kernel:
- * a WGSL program on `webgpu` (roi_webgpu.ts) and a CPU twin on `cpu` and `wasm` (roi_cpu.ts). The
- * semantics (torchvision's) are written out in roi_geometry.ts.
+ * a WGSL program on `webgpu` (roi_webgpu.ts), a GLSL program on `webgl` (roi_webgl.ts) and a CPU
+ * twin on `cpu` and `wasm` (roi_cpu.ts). The semantics (torchvision's) are written out in
+ * roi_geometry.ts.
  *
  * Glossary
  *   x         feature map, float32 NHWC [N, H, W, C]
@@ -12,8 +13,8 @@
  *   PH, PW    `outputSize`
  *
  * Checks on values (finite coordinates, batch index and level in range) need the RoIs on the host:
- * the CPU twins always have them; the WebGPU kernel checks them when the RoI tensor's values are
- * still host-side (a tensor made from a typed array and not yet used on the GPU, the engine's case).
+ * the CPU twins always have them; the WebGPU and WebGL kernels check them when the RoI tensor's values
+ * are still host-side (a tensor made from a typed array and not yet used on the GPU, the engine's case).
  * RoIs that already live on the GPU are not checked there: the shader then reads 0 for a sample
  * with a NaN coordinate (torchvision does too) and writes 0 for a RoI whose batch index or level is
  * out of range. Use `checkRoiValues` on plain arrays to check them yourself.
