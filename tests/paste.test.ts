@@ -9,17 +9,7 @@ import { decodeNpy, encodeNpy } from '../src/io/npy.ts';
 import { expandBox, pasteMask, pasteMaskRegion, pasteMasks, PasteError, regionsToPlanes } from '../src/stages/paste.ts';
 import type { Size } from '../src/types.ts';
 import { hasTorchvision, oracle } from './support/oracle.ts';
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from './support/random_weights.ts';
 
 describe('paste geometry (hand-computed)', () => {
   it('expandBox([10, 20, 38, 48], 28) widens the 28-px box by 30/28 about its centre: [9, 19, 39, 49]', () => {

@@ -21,18 +21,7 @@ import {
 } from '../src/stages/transform.ts';
 import type { RgbImage, Size } from '../src/types.ts';
 import { hasTorchvision, oracle } from './support/oracle.ts';
-
-/** mulberry32: a small seeded PRNG so random cases are the same on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from './support/random_weights.ts';
 
 function randomImage(height: number, width: number, seed: number): RgbImage {
   const r = rng(seed);
