@@ -39,6 +39,12 @@ export interface HostMap {
  * numbers: (batch index, x1, y1, x2, y2) for stride 5, (x1, y1, x2, y2) with batch 0 for stride 4.
  * RoI k reads `maps[levels[k]]` with `attrs.scales[levels[k]]` (map 0 when `levels` is null).
  * Values must have been checked (finite, indices in range): see checkRoiValues.
+ *
+ * `argmax` (optional, same length as `out`) receives where each max came from: for RoIPool the cell
+ * row·W + col of the RoI's map (−1 for an empty bin), for RoIAlign/RoIWarp with mode 'max' the
+ * winning sampling point of the bin, iy·gridW + ix (−1 when the bin has no points). A point outside
+ * the map can win (its value is 0); it has no cells. Untouched for mode 'avg'. This is what the
+ * instrumentation (roi_instrument.ts) and the backward (roi_grad.ts) read: the kernel's own choice.
  */
 export function poolRoisHost(
   maps: readonly HostMap[],
@@ -47,6 +53,7 @@ export function poolRoisHost(
   levels: ArrayLike<number> | null,
   attrs: RoiKernelAttrs,
   out: Float32Array,
+  argmax: Int32Array | null = null,
 ): void {
   const [pooledH, pooledW] = attrs.outputSize;
   const k = rois.length / stride;
@@ -61,7 +68,7 @@ export function poolRoisHost(
     const x1 = rois[at + o]!, y1 = rois[at + o + 1]!, x2 = rois[at + o + 2]!, y2 = rois[at + o + 3]!;
     const outRoi = r * pooledH * pooledW * map.channels;
     if (attrs.pooler === 'roiPool') {
-      poolRoiMax(map, batch, x1, y1, x2, y2, scale, pooledH, pooledW, out, outRoi);
+      poolRoiMax(map, batch, x1, y1, x2, y2, scale, pooledH, pooledW, out, outRoi, argmax);
       continue;
     }
     const frame = attrs.pooler === 'roiAlign'
@@ -69,14 +76,14 @@ export function poolRoisHost(
       : roiWarpFrame(x1, y1, x2, y2, scale, pooledH, pooledW, attrs.samplingRatio);
     const points = Math.max(frame.gridH, 0) * Math.max(frame.gridW, 0);
     if (taps.inside.length < points) taps = makeTaps(points);
-    sampleRoi(map, batch, frame, pooledH, pooledW, attrs.mode, taps, out, outRoi);
+    sampleRoi(map, batch, frame, pooledH, pooledW, attrs.mode, taps, out, outRoi, argmax);
   }
 }
 
 /** RoIAlign/RoIWarp of one RoI: per bin, taps once, then channels innermost. */
 function sampleRoi(
   map: HostMap, batch: number, frame: AlignFrame, pooledH: number, pooledW: number,
-  mode: 'avg' | 'max', taps: Taps, out: Float32Array, outRoi: number,
+  mode: 'avg' | 'max', taps: Taps, out: Float32Array, outRoi: number, argmax: Int32Array | null,
 ): void {
   const { data: X, height, width, channels: C } = map;
   const base = batch * height * width * C;
@@ -117,9 +124,15 @@ function sampleRoi(
         for (let c = 0; c < C; c++) out[o + c] = acc[c]! / count;
       } else {
         out.fill(n > 0 ? NEG_FLT_MAX : 0, o, o + C);
+        argmax?.fill(-1, o, o + C);
         for (let s = 0; s < n; s++) {
           if (inside[s] === 0) {
-            for (let c = 0; c < C; c++) if (out[o + c]! < 0) out[o + c] = 0;
+            for (let c = 0; c < C; c++) {
+              if (out[o + c]! < 0) {
+                out[o + c] = 0;
+                if (argmax !== null) argmax[o + c] = s;
+              }
+            }
             continue;
           }
           const p1 = base + cell[4 * s]! * C, p2 = base + cell[4 * s + 1]! * C;
@@ -127,7 +140,10 @@ function sampleRoi(
           const w1 = weight[4 * s]!, w2 = weight[4 * s + 1]!, w3 = weight[4 * s + 2]!, w4 = weight[4 * s + 3]!;
           for (let c = 0; c < C; c++) {
             const v = w1 * X[p1 + c]! + w2 * X[p2 + c]! + w3 * X[p3 + c]! + w4 * X[p4 + c]!;
-            if (v > out[o + c]!) out[o + c] = v;
+            if (v > out[o + c]!) {
+              out[o + c] = v;
+              if (argmax !== null) argmax[o + c] = s;
+            }
           }
         }
       }
@@ -168,7 +184,7 @@ function mergeTaps(taps: Taps, n: number, merged: { cell: Int32Array; weight: Fl
 /** RoIPool of one RoI: max over each quantized bin's cells, channels innermost. */
 function poolRoiMax(
   map: HostMap, batch: number, x1: number, y1: number, x2: number, y2: number,
-  scale: number, pooledH: number, pooledW: number, out: Float32Array, outRoi: number,
+  scale: number, pooledH: number, pooledW: number, out: Float32Array, outRoi: number, argmax: Int32Array | null,
 ): void {
   const { data: X, height, width, channels: C } = map;
   const base = batch * height * width * C;
@@ -179,12 +195,23 @@ function poolRoiMax(
       const o = outRoi + (ph * pooledW + pw) * C;
       const empty = hEnd <= hStart || wEnd <= wStart;
       out.fill(empty ? 0 : NEG_FLT_MAX, o, o + C);
+      argmax?.fill(-1, o, o + C);
       for (let h = hStart; h < hEnd; h++) {
         for (let w = wStart; w < wEnd; w++) {
           const p = base + (h * width + w) * C;
-          for (let c = 0; c < C; c++) {
-            const v = X[p + c]!;
-            if (v > out[o + c]!) out[o + c] = v;
+          if (argmax === null) {
+            for (let c = 0; c < C; c++) {
+              const v = X[p + c]!;
+              if (v > out[o + c]!) out[o + c] = v;
+            }
+          } else {
+            for (let c = 0; c < C; c++) {
+              const v = X[p + c]!;
+              if (v > out[o + c]!) {
+                out[o + c] = v;
+                argmax[o + c] = h * width + w;
+              }
+            }
           }
         }
       }

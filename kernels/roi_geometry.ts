@@ -59,6 +59,9 @@ export function roundHalfAway(v: number): number {
 export interface AlignFrame {
   startY: number;
   startX: number;
+  /** roi size as pooled: end − start, clamped to ≥ 1 where the pooler clamps (RoIAlign unaligned, RoIWarp) */
+  roiH: number;
+  roiW: number;
   /** roi size / pooled size */
   binH: number;
   binW: number;
@@ -113,7 +116,7 @@ function frameFromSize(
   // torchvision: ceil(roi_height / pooled_height), the same float32 quotient as binH.
   const gridH = samplingRatio > 0 ? samplingRatio : Math.ceil(binH);
   const gridW = samplingRatio > 0 ? samplingRatio : Math.ceil(binW);
-  return { startY, startX, binH, binW, gridH, gridW, count: Math.max(gridH * gridW, 1) };
+  return { startY, startX, roiH, roiW, binH, binW, gridH, gridW, count: Math.max(gridH * gridW, 1) };
 }
 
 /**
@@ -121,7 +124,12 @@ function frameFromSize(
  * torchvision's order of operations. p = bin index (ph or pw), i = point index in the bin (iy or ix).
  */
 export function sampleCoord(start: number, bin: number, grid: number, p: number, i: number): number {
-  return f(f(start + f(p * bin)) + f(f((i + 0.5) * bin) / grid));
+  return f(binStart(start, bin, p) + f(f((i + 0.5) * bin) / grid));
+}
+
+/** Where bin p starts along one axis: start + p·bin in float32 (the first term of `sampleCoord`). */
+export function binStart(start: number, bin: number, p: number): number {
+  return f(start + f(p * bin));
 }
 
 /**
@@ -228,6 +236,12 @@ export function binSamplePoints(frame: AlignFrame, ph: number, pw: number): Floa
 export interface PoolFrame {
   startY: number;
   startX: number;
+  /** round(y2·scale), round(x2·scale): the last cell row and column (before the 1-cell minimum) */
+  endY: number;
+  endX: number;
+  /** cells per side: max(end − start + 1, 1) */
+  roiH: number;
+  roiW: number;
   binH: number;
   binW: number;
 }
@@ -241,7 +255,7 @@ export function roiPoolFrame(x1: number, y1: number, x2: number, y2: number, sca
   const endY = roundHalfAway(f(y2 * s));
   const roiW = Math.max(endX - startX + 1, 1);
   const roiH = Math.max(endY - startY + 1, 1);
-  return { startY, startX, binH: f(roiH / pooledH), binW: f(roiW / pooledW) };
+  return { startY, startX, endY, endX, roiH, roiW, binH: f(roiH / pooledH), binW: f(roiW / pooledW) };
 }
 
 /** Cells of RoIPool bin (ph, pw): rows [hStart, hEnd) × columns [wStart, wEnd), clamped to the map; empty if hEnd ≤ hStart or wEnd ≤ wStart. */
