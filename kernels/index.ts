@@ -21,3 +21,14 @@ export type {
 } from './roi_ops.ts';
 export { poolRoisHost, type HostMap } from './roi_cpu.ts';
 export * as roiGeometry from './roi_geometry.ts';
+export {
+  instrumentRois, instrumentMultiScale,
+  type FeatureMapView, type InstrumentOptions, type MultiScaleInstrumentOptions, type MultiScaleGeometry,
+  type RoiGeometry, type SampledRoiGeometry, type PooledRoiGeometry, type SampledBin, type CellBin,
+  type SamplePoint, type Tap, type Rect, type QuantizationError,
+} from './roi_instrument.ts';
+// Importing roi_grad.ts registers the backward kernels and the gradients of the four RoI kernels.
+export {
+  registerRoiGradients, poolRoisHostGrad, RoiGradProgram,
+  RoiAlignGradKernel, RoiPoolGradKernel, RoiWarpGradKernel, MultiScaleRoiPoolGradKernel, type RoiGradAttrs,
+} from './roi_grad.ts';
