@@ -1,0 +1,126 @@
+/**
+ * The browser's tfjs backend, chosen like the issue says: WebGPU when `navigator.gpu` gives an
+ * adapter, else WebGL (2), else wasm; the reader may pick one (`?backend=` or the status bar), and
+ * a backend that fails to start falls back down the same chain. Every choice carries the reason
+ * the status bar shows.
+ *
+ * All four backends are bundled; the wasm binaries are bundled assets handed to `setWasmPaths`, so
+ * nothing is fetched from outside the site. The threaded SIMD binary is used only where the page is
+ * cross-origin isolated (tfjs checks SharedArrayBuffer itself).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-webgl';
+import '@tensorflow/tfjs-backend-webgpu';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import wasmUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
+import wasmSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
+import wasmThreadedUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
+// Registers the RoI pooling kernels for every backend (also imported by the engine; explicit here).
+import '../../kernels/index.ts';
+
+setWasmPaths({
+  'tfjs-backend-wasm.wasm': wasmUrl,
+  'tfjs-backend-wasm-simd.wasm': wasmSimdUrl,
+  'tfjs-backend-wasm-threaded-simd.wasm': wasmThreadedUrl,
+});
+
+export const SITE_BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
+export type SiteBackend = (typeof SITE_BACKENDS)[number];
+/** What the reader asked for: a backend, or `auto` (the issue's order). */
+export type BackendRequest = SiteBackend | 'auto';
+
+export const BACKEND_LABELS: Record<SiteBackend, string> = {
+  webgpu: 'WebGPU',
+  webgl: 'WebGL',
+  wasm: 'WebAssembly (wasm)',
+  cpu: 'plain JavaScript (cpu)',
+};
+
+export interface BackendChoice {
+  backend: SiteBackend;
+  requested: BackendRequest;
+  /** One sentence for the status bar: why this backend. */
+  reason: string;
+}
+
+export function isBackendRequest(v: unknown): v is BackendRequest {
+  return v === 'auto' || (SITE_BACKENDS as readonly unknown[]).includes(v);
+}
+
+/** Why WebGPU can't be used here, or null when an adapter is there. */
+async function webGpuProblem(): Promise<string | null> {
+  const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
+  if (gpu === undefined) return 'this browser has no navigator.gpu (WebGPU is off or unsupported)';
+  try {
+    const adapter = await gpu.requestAdapter();
+    return adapter === null ? 'navigator.gpu gave no adapter (no usable GPU)' : null;
+  } catch (e) {
+    return `navigator.gpu.requestAdapter() failed (${(e as Error).message})`;
+  }
+}
+
+function webGlProblem(): string | null {
+  try {
+    const canvas = document.createElement('canvas');
+    return canvas.getContext('webgl2') === null ? 'WebGL 2 is unavailable' : null;
+  } catch (e) {
+    return `WebGL 2 failed (${(e as Error).message})`;
+  }
+}
+
+async function tryBackend(name: SiteBackend): Promise<string | null> {
+  try {
+    const ok = await tf.setBackend(name);
+    await tf.ready();
+    return ok && tf.getBackend() === name ? null : `tfjs could not start ${name}`;
+  } catch (e) {
+    return `${name} failed to start (${(e as Error).message})`;
+  }
+}
+
+/** Adapter facts for the status line ("SwiftShader" on a machine without a GPU). */
+async function adapterName(): Promise<string> {
+  try {
+    const info = (await (navigator as Navigator & { gpu?: GPU }).gpu?.requestAdapter())?.info;
+    return [info?.vendor, info?.architecture].filter(Boolean).join(' ');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Make a backend active for `requested`. Dispose every tensor of the old backend first (tfjs moves
+ * live tensors with a synchronous read, which WebGPU cannot do).
+ */
+export async function chooseBackend(requested: BackendRequest): Promise<BackendChoice> {
+  const order: SiteBackend[] = requested === 'auto' ? ['webgpu', 'webgl', 'wasm', 'cpu'] : [requested, ...SITE_BACKENDS.filter((b) => b !== requested && b !== 'cpu'), 'cpu'];
+  const skipped: string[] = [];
+  for (const backend of order) {
+    const problem = backend === 'webgpu' ? await webGpuProblem() : backend === 'webgl' ? webGlProblem() : null;
+    const failure = problem ?? (await tryBackend(backend));
+    if (failure === null) {
+      let why: string;
+      if (requested === backend) why = 'you chose it';
+      else if (backend === 'webgpu') why = 'navigator.gpu gave an adapter';
+      else why = `${skipped.join('; ')}`;
+      if (backend === 'webgpu') {
+        const name = await adapterName();
+        if (name) why += ` (${name})`;
+      }
+      if (requested !== 'auto' && requested !== backend) why = `you chose ${BACKEND_LABELS[requested]}, but ${why}`;
+      return { backend, requested, reason: why };
+    }
+    skipped.push(`${BACKEND_LABELS[backend]}: ${failure}`);
+  }
+  throw new Error(`no TensorFlow.js backend could start here: ${skipped.join('; ')}`);
+}
+
+/** The active backend's name, as tfjs reports it. */
+export function activeBackend(): string {
+  return tf.getBackend();
+}
+
+export function numTensors(): number {
+  return tf.memory().numTensors;
+}

@@ -1,0 +1,73 @@
+/**
+ * Images in the browser: the bundled samples (public/samples/) and files the reader picks, decoded
+ * by the browser into an `RgbImage` (alpha dropped; EXIF orientation applied as the browser shows it).
+ * Bad input gets a message that says what was found and what to do.
+ */
+import type { RgbImage } from '../types.ts';
+import type { ImageInput } from './session.ts';
+
+export interface Sample {
+  id: string;
+  label: string;
+  /** File under public/samples/. */
+  file: string;
+  credit: string;
+}
+
+export const SAMPLES: readonly Sample[] = [
+  { id: 'chelsea', label: 'Chelsea the cat (451×300)', file: 'chelsea.jpg', credit: 'Stefan van der Walt, CC0 (scikit-image sample data)' },
+  { id: 'astronaut', label: 'Astronaut Eileen Collins (512×512)', file: 'astronaut.jpg', credit: 'NASA, public domain (scikit-image sample data)' },
+];
+
+/** Larger images are refused: the engine resizes to ~800 px anyway, and decoding costs memory. */
+export const MAX_PIXELS = 40_000_000;
+
+export class ImageInputError extends Error {
+  override name = 'ImageInputError';
+}
+
+/** Decode image bytes with the browser's decoders (PNG, JPEG, WebP, GIF, BMP, AVIF …). */
+export async function decodeImageBlob(blob: Blob, name: string): Promise<RgbImage> {
+  if (blob.size === 0) throw new ImageInputError(`${name} is empty (0 bytes); pick a PNG or JPEG photo`);
+  let bitmap: ImageBitmap;
+  try {
+    bitmap = await createImageBitmap(blob);
+  } catch {
+    const head = new Uint8Array(await blob.slice(0, 8).arrayBuffer());
+    const hex = Array.from(head, (b) => b.toString(16).padStart(2, '0')).join(' ');
+    throw new ImageInputError(`${name} is not an image this browser can decode (first bytes ${hex}); pick a PNG, JPEG or WebP file`);
+  }
+  const { width, height } = bitmap;
+  if (width * height > MAX_PIXELS) {
+    bitmap.close();
+    throw new ImageInputError(`${name} is ${width}×${height} (${((width * height) / 1e6).toFixed(0)} megapixels); this page takes up to ${MAX_PIXELS / 1e6} megapixels. Scale it down first: the model resizes to about 800 px anyway`);
+  }
+  const canvas = document.createElement('canvas');
+  canvas.width = width;
+  canvas.height = height;
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  if (ctx === null) throw new ImageInputError('this browser gave no 2D canvas to decode images with');
+  ctx.drawImage(bitmap, 0, 0);
+  bitmap.close();
+  const rgba = ctx.getImageData(0, 0, width, height).data;
+  const data = new Uint8Array(width * height * 3);
+  for (let i = 0, j = 0; i < rgba.length; i += 4, j += 3) {
+    data[j] = rgba[i]!;
+    data[j + 1] = rgba[i + 1]!;
+    data[j + 2] = rgba[i + 2]!;
+  }
+  return { width, height, data };
+}
+
+/** A bundled sample, fetched from the site. */
+export async function loadSample(sample: Sample, base: string): Promise<ImageInput> {
+  const url = new URL(`samples/${sample.file}`, new URL(base, location.href)).href;
+  const res = await fetch(url);
+  if (!res.ok) throw new ImageInputError(`sample ${sample.file}: HTTP ${res.status}; is public/samples/ deployed?`);
+  return { id: `sample:${sample.id}`, label: sample.label, image: await decodeImageBlob(await res.blob(), sample.file) };
+}
+
+/** A file the reader picked. */
+export async function loadImageFile(file: File): Promise<ImageInput> {
+  return { id: `file:${file.name}:${file.size}:${file.lastModified}`, label: file.name, image: await decodeImageBlob(file, file.name) };
+}
