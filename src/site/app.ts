@@ -3,11 +3,10 @@
  * (`?model=`, else the first of the build-time index), and a checkpoint the reader picks. Every
  * notebook cell and the status bar import `site()` and so share the same session.
  */
-import { type BackendRequest, isBackendRequest } from './backend.ts';
+import { type BackendRequest, chooseBackend, isBackendRequest, numTensors } from './backend.ts';
 import { CHECKPOINT_PRESETS, type LoadedWeights, type ModelIndexEntry, loadCheckpointFile, loadIndexedModel, readModelIndex } from './models.ts';
 import { EngineSession } from './session.ts';
 import { getParam, setParams } from './url_state.ts';
-import { numTensors } from './backend.ts';
 
 export interface Site {
   session: EngineSession;
@@ -38,7 +37,7 @@ function baseUrl(): string {
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MB`;
 
 function createSite(): Site {
-  const session = new EngineSession();
+  const session = new EngineSession({ chooseBackend });
   const base = baseUrl();
   const models = readModelIndex();
   let loadToken = 0;

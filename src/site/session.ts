@@ -16,7 +16,7 @@
 import { ConfigError, type MaskRcnnConfig, type MaskRcnnSpec, toConfig } from '../config.ts';
 import { type MaskRcnn, type StageName, type Trace, createMaskRcnn, firstAffectedStage, rerunMaskRcnn, runMaskRcnn } from '../model.ts';
 import type { RgbImage } from '../types.ts';
-import { BACKEND_LABELS, type BackendChoice, type BackendRequest, chooseBackend } from './backend.ts';
+import type { BackendChoice, BackendRequest } from './backend.ts';
 import type { LoadedWeights, ModelInfo } from './models.ts';
 
 export interface ImageInput {
@@ -92,7 +92,16 @@ interface Base {
   image: ImageInput;
 }
 
+export interface SessionOptions {
+  /** Make a tfjs backend active for a request (the site's `chooseBackend`; tests pass their own). */
+  chooseBackend: (request: BackendRequest) => Promise<BackendChoice>;
+}
+
+const GPU_LABELS: Record<string, string> = { webgpu: 'WebGPU', webgl: 'WebGL' };
+
 export class EngineSession {
+  constructor(private readonly options: SessionOptions) {}
+
   private desired: Desired = { backend: 'auto', spec: {} };
   private dirty = false;
   private running = false;
@@ -227,6 +236,8 @@ export class EngineSession {
         try {
           const run = await this.step(want);
           const ms = performance.now() - t0;
+          // A step that went through clears the error of an earlier one.
+          if (this.status.phase === 'error') this.setStatus({ phase: 'idle', error: undefined, message: this.idleMessage() });
           if (run === undefined) continue;
           if (this.dirty) {
             // Superseded: keep it as the base for the next run, don't show it.
@@ -260,7 +271,7 @@ export class EngineSession {
     const backend = this.backend?.backend;
     if (!(e instanceof ConfigError) && (backend === 'webgpu' || backend === 'webgl') && this.desired.weights && this.desired.image) {
       // A GPU backend failed mid-run (device lost, out of memory, a driver bug): fall back to wasm and say so.
-      this.fallbackNote = `${BACKEND_LABELS[backend]} failed during a run (${message}); fell back to wasm`;
+      this.fallbackNote = `${GPU_LABELS[backend]} failed during a run (${message}); fell back to wasm`;
       console.warn(`[session] ${this.fallbackNote}`);
       this.disposeAll();
       this.desired = { ...this.desired, backend: 'wasm' };
@@ -276,7 +287,7 @@ export class EngineSession {
     if (this.backend === undefined || this.backend.requested !== want.backend) {
       this.disposeAll();
       this.setStatus({ phase: 'backend', message: 'starting the backend', busy: true });
-      const choice = await chooseBackend(want.backend);
+      const choice = await this.options.chooseBackend(want.backend);
       if (this.fallbackNote && want.backend === 'wasm') choice.reason = this.fallbackNote;
       this.backend = choice;
       this.setStatus({ backend: choice });

@@ -49,7 +49,8 @@ export function inputTensorFigure(data: InputTensorData, options: InputTensorOpt
   const drawW = Math.min(options.width ?? Math.min(W, 640), 1600);
   const k = drawW / W;
   const legend = options.channel === 'rgb' ? 0 : 40;
-  const svg = svgRoot(drawW + 2, H * k + 24 + legend, `The network's input tensor, ${options.channel === 'rgb' ? 'un-normalized to colours' : `channel ${'RGB'[options.channel]}`}`, `3×${H}×${W} values; the image fills the top-left ${data.resized[1]}×${data.resized[0]}, the rest is padding.`);
+  // At least 460 px wide so the line of text under a small tensor fits.
+  const svg = svgRoot(Math.max(drawW + 2, 460), H * k + 24 + legend, `The network's input tensor, ${options.channel === 'rgb' ? 'un-normalized to colours' : `channel ${'RGB'[options.channel]}`}`, `3×${H}×${W} values; the image fills the top-left ${data.resized[1]}×${data.resized[0]}, the rest is padding.`);
   svg.append(el('image', { href: rgbaToDataUrl(rgba, W, H), x: 1, y: 1, width: W * k, height: H * k, preserveAspectRatio: 'none', style: 'image-rendering: pixelated' }));
   const [rh, rw] = data.resized;
   svg.append(
@@ -60,7 +61,7 @@ export function inputTensorFigure(data: InputTensorData, options: InputTensorOpt
   if (options.channel !== 'rgb') {
     const y = H * k + 26;
     const steps = 40;
-    const lw = Math.min(300, drawW - 80);
+    const lw = 300;
     for (let i = 0; i < steps; i++) {
       const [r, g, b] = diverging((i / (steps - 1)) * 2 - 1);
       svg.append(el('rect', { x: 40 + (i * lw) / steps, y, width: lw / steps + 0.5, height: 10, fill: `rgb(${r},${g},${b})` }));

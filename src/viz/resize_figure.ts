@@ -40,8 +40,10 @@ export function resizeFigure(data: ResizeData, options: ResizeOptions = {}): SVG
   const [oh, ow] = data.original;
   const [rh, rw] = data.resized;
   const [ph, pw] = data.padded;
-  const k = Math.min((W - 2 * gap) / (ow + rw + pw), 260 / Math.max(oh, rh, ph));
+  const k = Math.min((W - 2 * gap - 3 * 150) / (ow + rw + pw), 260 / Math.max(oh, rh, ph));
   const H = top + Math.max(oh, rh, ph) * k + 44;
+  /** Each panel is at least 150 px wide so its titles fit; the drawing sits at the left of its slot. */
+  const slot = (w: number) => Math.max(150, w * k);
   const svg = svgRoot(W, H, 'Original, resized and padded image sizes', `Original ${ow}×${oh}, resized ${rw}×${rh} (scale ${data.scale.toFixed(4)}), padded to ${pw}×${ph}.`);
   const url = imageToDataUrl(data.image);
   svg.append(
@@ -49,10 +51,10 @@ export function resizeFigure(data: ResizeData, options: ResizeOptions = {}): SVG
   );
   let x = 0;
   const panel = (title: string, sub: string, w: number, h: number, draw: (x0: number, y0: number) => void) => {
-    svg.append(el('text', { x: x + (w * k) / 2, y: 16, 'text-anchor': 'middle', 'font-weight': 600 }, title), el('text', { x: x + (w * k) / 2, y: 32, 'text-anchor': 'middle', fill: '#333' }, sub));
+    svg.append(el('text', { x, y: 16, 'font-weight': 600 }, title), el('text', { x, y: 32, fill: '#333' }, sub));
     draw(x, top);
-    svg.append(el('text', { x: x + (w * k) / 2, y: top + h * k + 16, 'text-anchor': 'middle' }, `${w} × ${h} px`));
-    x += w * k + gap;
+    svg.append(el('text', { x, y: top + h * k + 16 }, `${w} × ${h} px`));
+    x += slot(w) + gap;
   };
   panel('original', 'what you gave', ow, oh, (x0, y0) => {
     svg.append(el('image', { href: url, x: x0, y: y0, width: ow * k, height: oh * k, preserveAspectRatio: 'none' }), el('rect', { x: x0, y: y0, width: ow * k, height: oh * k, fill: 'none', stroke: '#333' }));

@@ -1,0 +1,224 @@
+/**
+ * The site's Node-testable parts: figure statistics (hand-computed), the resize rule's binding side,
+ * the notebook compiler (the real notebooks, and bad cells), the build-time model index, and the
+ * engine session on the cpu backend with the tiny model (re-runs, superseded requests, errors, no
+ * leak). The pages themselves are tested in a browser by tests/site_e2e.test.ts.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toConfig } from '../src/config.ts';
+import { createMaskRcnn, runMaskRcnn } from '../src/model.ts';
+import { listModels } from '../src/site/model_index.ts';
+import type { LoadedWeights } from '../src/site/models.ts';
+import { EngineSession, mergeSpec } from '../src/site/session.ts';
+import { compileNotebook } from '../src/site/vite-notebooks.ts';
+import { bindingSide } from '../src/viz/resize_figure.ts';
+import { histogram, planeRegion, rgbChannel, summarize } from '../src/viz/stats.ts';
+import { randomStateDict } from './support/random_weights.ts';
+import { TINY, randomImage } from './support/tiny.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+describe('figure statistics', () => {
+  it('summarize([1, 2, 3, 4]) is mean 2.5, population std √1.25, min 1, max 4; summarize([]) is NaN', () => {
+    const s = summarize([1, 2, 3, 4]);
+    expect(s.count).toBe(4);
+    expect(s.mean).toBe(2.5);
+    expect(s.std).toBeCloseTo(Math.sqrt(1.25), 12);
+    expect([s.min, s.max]).toEqual([1, 4]);
+    expect(Number.isNaN(summarize([]).mean)).toBe(true);
+  });
+
+  it('histogram([0, 0.5, 1, -1, 2], 0, 1, 2) clamps outside values into the end bins: [2, 3]', () => {
+    expect(Array.from(histogram([0, 0.5, 1, -1, 2], 0, 1, 2))).toEqual([2, 3]);
+    expect(() => histogram([1], 1, 1, 4)).toThrow(/lo < hi/);
+  });
+
+  it('planeRegion(2×3×4 arange, c=1, [2, 3]) is the top-left 2×3 of plane 1: 12 13 14 16 17 18', () => {
+    const data = Float32Array.from({ length: 24 }, (_, i) => i);
+    expect([...planeRegion(data, [2, 3, 4], 1, [2, 3])]).toEqual([12, 13, 14, 16, 17, 18]);
+  });
+
+  it('rgbChannel([0, 51, 255, 102, 0, 0], 1) is [0.2, 0]', () => {
+    expect([...rgbChannel(Uint8Array.from([0, 51, 255, 102, 0, 0]), 1)]).toEqual([0.2, 0]);
+  });
+
+  it('bindingSide: a 451×300 photo at 800/1333 is set by its short side; a 1000×100 panorama by its long side', () => {
+    expect(bindingSide([300, 451], 800, 1333)).toBe('short');
+    expect(bindingSide([100, 1000], 800, 1333)).toBe('long');
+  });
+});
+
+describe('notebook compiler (notebook-kit deserialize + transpile)', () => {
+  const slotsOf = (code: string) => [...code.matchAll(/slot: "([^"]+)"/g)].map((m) => m[1]);
+  const cellsOnPage = (page: string) => [...readFileSync(join(ROOT, 'src/pages', page), 'utf8').matchAll(/<Cell name="([^"]+)"/g)].map((m) => m[1]);
+
+  for (const [file, page] of [['01-pipeline.html', 'pipeline.astro'], ['02-input.html', 'input.astro']] as const) {
+    it(`compileNotebook(notebooks/${file}) compiles its JavaScript cells, skips markdown, and every <Cell> of src/pages/${page} has a cell`, () => {
+      const path = join(ROOT, 'notebooks', file);
+      const code = compileNotebook(readFileSync(path, 'utf8'), path);
+      expect(code).toMatch(/^\/\/ Compiled from notebooks\//);
+      expect(code).not.toMatch(/text\/markdown|md`/);
+      // Cell imports become dynamic imports Vite resolves relative to the notebook.
+      expect(code).toMatch(/\bimport\("\.\.\/src\/site\/app\.ts"\)/);
+      const slots = slotsOf(code);
+      for (const name of cellsOnPage(page)) expect(slots, `${page} <Cell name="${name}">`).toContain(name);
+      expect(code).not.toMatch(/https?:\/\//);
+    });
+  }
+
+  const nb = (cells: string) => `<!doctype html>\n<notebook>\n  <title>T</title>\n${cells}\n</notebook>\n`;
+
+  it('compileNotebook names a cell by its output attribute, else its first declaration, else its id', () => {
+    const code = compileNotebook(
+      nb('  <script id="4" type="module" output="fig">1 + 1</script>\n  <script id="5" type="module">const a = 1, b = 2;</script>\n  <script id="6" type="module">console.log(a)</script>'),
+      join(ROOT, 'notebooks/t.html'),
+    );
+    expect(slotsOf(code)).toEqual(['fig', 'a', '6']);
+    expect(code).toMatch(/autodisplay: true/);
+  });
+
+  it('compileNotebook refuses a Python cell, a syntax error and two cells with one slot, naming the file and cell', () => {
+    const where = join(ROOT, 'notebooks/bad.html');
+    expect(() => compileNotebook(nb('  <script id="3" type="text/x-python">print(1)</script>'), where)).toThrow(/notebooks\/bad\.html: cell 3 is a 'python' cell/);
+    expect(() => compileNotebook(nb('  <script id="7" type="module">const = 1</script>'), where)).toThrow(/notebooks\/bad\.html: cell 7: /);
+    expect(() => compileNotebook(nb('  <script id="1" type="module">const x = 1;</script>\n  <script id="2" type="module" output="x">2</script>'), where)).toThrow(/cells 1 and 2 both show in \[data-cell="x"\]/);
+  });
+});
+
+describe('listModels (build-time model index)', () => {
+  let dir = '';
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'models-'));
+    const put = (id: string, files: Record<string, string>) => {
+      mkdirSync(join(dir, id), { recursive: true });
+      for (const [f, text] of Object.entries(files)) writeFileSync(join(dir, id, f), text);
+    };
+    put('tiny', { 'model.json': '{"totalBytes": 10}', 'about.json': '{"label": "Tiny", "placeholder": true}' });
+    put('coco', { 'model.json': '{"totalBytes": 170}', 'about.json': '{"order": 1}' });
+    put('other', { 'model.json': '{"totalBytes": 5}' });
+    put('broken', { 'model.json': '{not json' });
+    put('empty', {});
+    put('bad name', { 'model.json': '{}' });
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('lists folders with a model.json, trained models first by order, placeholders last; skips broken ones with a warning', () => {
+    const warnings: string[] = [];
+    const models = listModels(dir, (m) => warnings.push(m));
+    expect(models.map((m) => m.id)).toEqual(['coco', 'other', 'tiny']);
+    expect(models[0]).toEqual({ id: 'coco', manifest: 'models/coco/model.json', totalBytes: 170, about: { order: 1 } });
+    expect(models[2]!.about).toEqual({ label: 'Tiny', placeholder: true });
+    expect(warnings.join('\n')).toMatch(/broken.*re-run npm run convert/);
+    expect(warnings.join('\n')).toMatch(/bad name.*letters, digits/);
+    expect(listModels(join(dir, 'missing'))).toEqual([]);
+  });
+
+  it('the committed placeholder public/models/tiny-random is listed and labelled untrained', () => {
+    const [m] = listModels(join(ROOT, 'public/models')).filter((x) => x.id === 'tiny-random');
+    expect(m?.about.placeholder).toBe(true);
+    expect(m?.about.label).toMatch(/untrained placeholder/);
+    expect(m?.totalBytes).toBeGreaterThan(100_000);
+  });
+});
+
+describe('EngineSession on cpu with the tiny model', () => {
+  const config = toConfig(TINY);
+  const weights: LoadedWeights = {
+    info: { id: 'tiny', label: 'tiny', placeholder: true, description: '', classNames: ['bg', 'a', 'b', 'c', 'd'] },
+    stateDict: randomStateDict(config, 0),
+    spec: TINY,
+  };
+  const image = { id: 'sample:random', label: 'random', image: randomImage(120, 90, 3) };
+  let session: EngineSession;
+  let baseline = 0;
+
+  beforeAll(async () => {
+    await tf.setBackend('cpu');
+    baseline = tf.memory().numTensors;
+    session = new EngineSession({
+      chooseBackend: async (requested) => {
+        await tf.setBackend('cpu');
+        return { backend: 'cpu', requested, reason: 'test' };
+      },
+    });
+  });
+
+  it('request({weights, image}) runs every stage once and shows the run', async () => {
+    session.request({ weights, image });
+    await session.idle();
+    const run = session.current!;
+    expect(session.state.phase).toBe('idle');
+    expect(run.computed).toHaveLength(12);
+    expect(run.seq).toBe(1);
+    expect(Object.keys(run.timings)).toHaveLength(12);
+  });
+
+  it('setParams(box score threshold) re-runs from detections on; setParams(mask threshold) re-runs paste only', async () => {
+    session.setParams('a', { roiHeads: { postprocess: { scoreThresh: 0.3 } } });
+    await session.idle();
+    expect(session.current!.computed).toEqual(['detections', 'maskRoiPool', 'maskHead', 'paste']);
+    expect(Array.from(session.current!.trace.result.scores).every((s) => s > 0.3)).toBe(true);
+    session.setParams('b', { roiHeads: { maskThreshold: 0.7 } });
+    await session.idle();
+    expect(session.current!.computed).toEqual(['paste']);
+    // Both parts' parameters hold.
+    expect(session.current!.trace.config.roiHeads.postprocess.scoreThresh).toBe(0.3);
+  });
+
+  it('five requests in a row run twice (the first, then the last; the ones between are merged), and the shown run equals a fresh run with the last parameters', async () => {
+    const runsBefore = session.state.runs;
+    const seqBefore = session.current!.seq;
+    for (const t of [0.5, 0.55, 0.6, 0.65, 0.6]) session.setParams('a', { rpn: { nmsThresh: t }, roiHeads: { postprocess: { scoreThresh: 0.3 } } });
+    await session.idle();
+    expect(session.state.runs - runsBefore).toBe(2);
+    expect(session.current!.seq).toBe(seqBefore + 1);
+    expect(session.current!.computed[0]).toBe('proposals');
+    const shown = session.current!.trace;
+    expect(shown.config.rpn.nmsThresh).toBe(0.6);
+    const model = createMaskRcnn(weights.stateDict, mergeSpec(TINY, { rpn: { nmsThresh: 0.6 }, roiHeads: { postprocess: { scoreThresh: 0.3 }, maskThreshold: 0.7 } }));
+    const fresh = await runMaskRcnn(model, image.image);
+    expect(Array.from(shown.result.labels)).toEqual(Array.from(fresh.result.labels));
+    expect(Array.from(shown.result.boxes)).toEqual(Array.from(fresh.result.boxes));
+    fresh.dispose();
+    model.dispose();
+  });
+
+  it('a bad value (max_size < min_size) and an architecture change are errors on the status, and the last run stays shown', async () => {
+    const shown = session.current;
+    session.setParams('c', { transform: { minSize: 120, maxSize: 100 } });
+    await session.idle();
+    expect(session.state.phase).toBe('error');
+    expect(session.state.error).toMatch(/transform\.maxSize = 100: expected an integer ≥ transform\.minSize \(120\)/);
+    expect(session.current).toBe(shown);
+    session.setParams('c', { roiHeads: { boxRoiPool: { outputSize: 5 } } });
+    await session.idle();
+    expect(session.state.error).toMatch(/roiHeads\.boxRoiPool\.outputSize changes the network's shape/);
+    session.setParams('c', {});
+    await session.idle();
+    expect(session.state.phase).toBe('idle');
+    expect(session.state.error).toBeUndefined();
+  });
+
+  it('runs() yields the shown run, then each new one', async () => {
+    const gen = session.runs();
+    const first = await gen.next();
+    expect(first.value).toBe(session.current);
+    session.request({ image: { ...image, id: 'sample:other', image: randomImage(100, 80, 5) } });
+    const next = await gen.next();
+    expect(next.value!.image.id).toBe('sample:other');
+    expect(next.value!.computed).toHaveLength(12);
+    await gen.return(undefined);
+    await session.idle();
+  });
+
+  it('dispose() frees every tensor the session made (model and traces)', () => {
+    session.dispose();
+    expect(tf.memory().numTensors).toBe(baseline);
+  });
+});

@@ -1,0 +1,329 @@
+/**
+ * The built site in a real browser: `astro build` (or the existing dist/ with SITE_E2E_REUSE_BUILD=1),
+ * dist/ served from http://localhost by a small node:http static server, Debian's chromium driven by
+ * playwright-core with WebGPU on SwiftShader (DESIGN.md §5). Chapters 1 and 2 load with no console
+ * error and no request outside localhost and none that fails; the model runs on WebGPU and, chosen
+ * through the URL, on wasm with the same detections; sliders change their figures and re-run only
+ * the stages downstream of the parameter (read from the status bar); rapid slider moves leave no
+ * tensor behind; the checkpoint picker refuses a corrupt file and a wrong architecture with a message.
+ * Screenshots go to test-results/screenshots/.
+ *
+ * Without chromium the suite is skipped with a message, except under CI (`CI=true`), where that fails.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { type Server, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { extname, join, normalize, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toConfig } from '../src/config.ts';
+import { writeSafetensors } from '../src/weights/index.ts';
+import { randomStateDict } from './support/random_weights.ts';
+import { TINY } from './support/tiny.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_FLAGS = [
+  '--headless=new',
+  '--no-sandbox',
+  '--enable-unsafe-webgpu',
+  '--enable-features=Vulkan',
+  '--use-webgpu-adapter=swiftshader',
+  '--use-angle=swiftshader',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+];
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const DIST = join(ROOT, 'dist');
+const SHOTS = join(ROOT, 'test-results', 'screenshots');
+
+function hasChromium(): boolean {
+  if (existsSync(CHROMIUM)) return true;
+  if (process.env['CI']) throw new Error(`chromium missing under CI: ${CHROMIUM} not found; apt-get install chromium (see .ci/run)`);
+  console.warn(`[site e2e] ${CHROMIUM} not found: site end-to-end tests skipped (apt-get install chromium)`);
+  return false;
+}
+
+const MIME: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.wasm': 'application/wasm',
+  '.svg': 'image/svg+xml',
+  '.jpg': 'image/jpeg',
+  '.png': 'image/png',
+  '.bin': 'application/octet-stream',
+};
+
+/** A static server for `dir` (directory → index.html), like any static host. */
+async function serve(dir: string): Promise<Server> {
+  const server = createServer((req, res) => {
+    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
+    let file = normalize(join(dir, path));
+    if (file !== dir && !file.startsWith(dir + sep)) {
+      res.writeHead(403).end();
+      return;
+    }
+    void (async () => {
+      try {
+        if ((await stat(file)).isDirectory()) file = join(file, 'index.html');
+        const body = await readFile(file);
+        res.writeHead(200, { 'content-type': MIME[extname(file)] ?? 'application/octet-stream' }).end(body);
+      } catch {
+        res.writeHead(404).end('not found');
+      }
+    })();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return server;
+}
+
+interface PageLog {
+  errors: string[];
+  external: string[];
+  failed: string[];
+}
+
+interface RunState {
+  seq: number;
+  computed: string[];
+  backend: string;
+  phase: string;
+  numTensors: number;
+  labels: number[];
+  boxes: number[];
+  scores: number[];
+  /** Resized / original image size. */
+  scale: number;
+}
+
+describe.runIf(hasChromium())('the built site in chromium (WebGPU on SwiftShader, and wasm)', () => {
+  let server: Server | undefined;
+  let browser: Browser | undefined;
+  let origin = '';
+  const started = performance.now();
+  let buildMs = 0;
+
+  beforeAll(async () => {
+    if (!(process.env['SITE_E2E_REUSE_BUILD'] && existsSync(join(DIST, 'index.html')))) {
+      const t0 = performance.now();
+      const out = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'astro', 'astro.js'), 'build'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ASTRO_TELEMETRY_DISABLED: '1' } });
+      if (out.status !== 0) throw new Error(`astro build failed (exit ${out.status}):\n${out.stdout}\n${out.stderr}`);
+      buildMs = performance.now() - t0;
+    }
+    server = await serve(DIST);
+    origin = `http://localhost:${(server.address() as AddressInfo).port}`;
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
+    mkdirSync(SHOTS, { recursive: true });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
+    console.info(`[site e2e] build ${(buildMs / 1000).toFixed(1)} s; total ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  });
+
+  /** A fresh context + page that records console errors, requests leaving localhost (refused) and failed requests. */
+  async function open(path: string): Promise<{ page: Page; context: BrowserContext; log: PageLog }> {
+    const context = await browser!.newContext({ viewport: { width: 1280, height: 900 } });
+    const log: PageLog = { errors: [], external: [], failed: [] };
+    await context.route('**/*', (route) => {
+      const url = route.request().url();
+      if (new URL(url).origin === origin || url.startsWith('data:') || url.startsWith('blob:')) return route.continue();
+      log.external.push(url);
+      return route.abort('blockedbyclient');
+    });
+    const page = await context.newPage();
+    page.on('console', (m) => {
+      if (m.type() === 'error') log.errors.push(m.text());
+    });
+    page.on('pageerror', (e) => log.errors.push(`pageerror: ${e.message}`));
+    page.on('response', (r) => {
+      if (r.status() >= 400) log.failed.push(`${r.status()} ${r.url()}`);
+    });
+    page.on('requestfailed', (r) => {
+      if (!log.external.includes(r.url())) log.failed.push(`failed ${r.url()}: ${r.failure()?.errorText}`);
+    });
+    await page.goto(`${origin}${path}`);
+    return { page, context, log };
+  }
+
+  /** Wait until the session has shown a run newer than `afterSeq` and is idle; return its state. */
+  async function runAfter(page: Page, afterSeq: number, timeout = 150_000): Promise<RunState> {
+    await page.waitForFunction(
+      (after) => {
+        const lab = window.__maskRcnnLab;
+        const s = lab?.site.session.state;
+        if (s?.phase === 'error') return true;
+        return s !== undefined && !s.busy && s.phase === 'idle' && (s.last?.seq ?? 0) > after;
+      },
+      afterSeq,
+      { timeout, polling: 100 },
+    );
+    return page.evaluate(() => {
+      const lab = window.__maskRcnnLab!;
+      const s = lab.site.session.state;
+      const r = s.last?.trace.result;
+      return {
+        seq: s.last?.seq ?? 0,
+        computed: s.last?.computed ?? [],
+        backend: s.backend?.backend ?? '',
+        phase: s.phase === 'error' ? `error: ${s.error}` : s.phase,
+        numTensors: lab.numTensors(),
+        labels: r ? Array.from(r.labels) : [],
+        boxes: r ? Array.from(r.boxes) : [],
+        scores: r ? Array.from(r.scores) : [],
+        scale: s.last?.trace.sizes.scale ?? 1,
+      };
+    });
+  }
+
+  function expectClean(log: PageLog): void {
+    expect(log.errors, 'console errors').toEqual([]);
+    expect(log.external, 'requests outside localhost').toEqual([]);
+    expect(log.failed, 'failed requests').toEqual([]);
+  }
+
+  let webgpuRun: RunState | undefined;
+
+  it('chapter 1 (/pipeline/) runs the model on WebGPU, draws detections and the stage diagram; the score slider re-runs from detections on only', async () => {
+    const { page, context, log } = await open('/pipeline/');
+    try {
+      const first = await runAfter(page, 0);
+      expect(first.phase).toBe('idle');
+      expect(first.backend).toBe('webgpu');
+      expect(await page.locator('[data-status="backend"]').textContent()).toBe('WebGPU');
+      expect(await page.locator('[data-status="backend-reason"]').textContent()).toMatch(/navigator\.gpu gave an adapter/);
+      expect(await page.locator('[data-status="model"]').textContent()).toMatch(/untrained placeholder/);
+      expect(first.computed[0]).toBe('transform');
+      expect(first.computed).toHaveLength(12);
+      webgpuRun = first;
+      await page.locator('[data-cell="detections"] figure svg').waitFor();
+      await page.locator('[data-cell="stages"] figure svg').waitFor();
+      const drawn = await page.locator('[data-cell="detections"] svg [data-detection]').count();
+      expect(drawn).toBe(Math.min(first.labels.length, 30));
+      // Every stage box shows a time, and chapter 2's stage is a link.
+      expect(await page.locator('[data-cell="stages"] svg .stage--computed').count()).toBe(12);
+      expect(await page.locator('[data-cell="stages"] svg a[href*="/input/"]').count()).toBe(1);
+      await page.screenshot({ path: join(SHOTS, 'chapter-1-pipeline-webgpu.png'), fullPage: true });
+
+      // The score threshold by keyboard: focus the range and press → (0.05 → 0.06).
+      const range = page.locator('[data-cell="scoreThresh"] input[type=range]');
+      await range.focus();
+      await page.keyboard.press('ArrowRight');
+      const second = await runAfter(page, first.seq);
+      expect(second.phase).toBe('idle');
+      expect(second.computed).toEqual(['detections', 'maskRoiPool', 'maskHead', 'paste']);
+      expect(await page.locator('[data-status="run"]').getAttribute('data-computed')).toBe('detections,maskRoiPool,maskHead,paste');
+      expect(second.scores.every((s) => s > 0.06)).toBe(true);
+      expect(new URL(page.url()).searchParams.get('score')).toBe('0.06');
+      expect(await page.locator('[data-cell="detections"] figcaption').textContent()).toMatch(/score > 0\.06/);
+
+      // The mask threshold re-runs the paste-back alone.
+      await page.locator('[data-cell="maskThresh"] input[type=range]').focus();
+      await page.keyboard.press('ArrowRight');
+      const third = await runAfter(page, second.seq);
+      expect(third.computed).toEqual(['paste']);
+      expect(third.numTensors).toBe(first.numTensors);
+      await page.screenshot({ path: join(SHOTS, 'chapter-1-pipeline-after-sliders.png'), fullPage: true });
+      expectClean(log);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('chapter 1 with ?backend=wasm runs on wasm and finds the same detections as WebGPU', async () => {
+    const { page, context, log } = await open('/pipeline/?backend=wasm');
+    try {
+      const run = await runAfter(page, 0);
+      expect(run.phase).toBe('idle');
+      expect(run.backend).toBe('wasm');
+      expect(await page.locator('[data-status="backend-reason"]').textContent()).toBe('you chose it');
+      expect(await page.locator('#backend-select').inputValue()).toBe('wasm');
+      expect(webgpuRun, 'the WebGPU test ran first').toBeDefined();
+      expect(run.labels).toEqual(webgpuRun!.labels);
+      // Within 0.01 px of the resized image the network saw (boxes are in original pixels: × 1/scale).
+      for (let i = 0; i < run.boxes.length; i++) expect(Math.abs(run.boxes[i]! - webgpuRun!.boxes[i]!) * run.scale, `box value ${i}`).toBeLessThan(0.01);
+      for (let i = 0; i < run.scores.length; i++) expect(Math.abs(run.scores[i]! - webgpuRun!.scores[i]!), `score ${i}`).toBeLessThan(1e-4);
+      await page.screenshot({ path: join(SHOTS, 'chapter-1-pipeline-wasm.png'), fullPage: true });
+      expectClean(log);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('chapter 2 (/input/): the min_size slider changes the resize figure and re-runs every stage (transform is first); 8 fast moves leak no tensor', async () => {
+    const { page, context, log } = await open('/input/?image=astronaut');
+    try {
+      const first = await runAfter(page, 0);
+      expect(first.phase).toBe('idle');
+      await page.locator('[data-cell="resize"] figure svg').waitFor();
+      await page.locator('[data-cell="normalization"] figure svg').waitFor();
+      await page.locator('[data-cell="tensor"] figure svg').waitFor();
+      // astronaut.jpg is 512×512; the placeholder model's min_size 96 / max_size 128 → 96×96, padded to 96×96.
+      expect(await page.locator('[data-cell="resize"] figcaption').textContent()).toMatch(/512×512 → resized 96×96 → padded 96×96/);
+      await page.screenshot({ path: join(SHOTS, 'chapter-2-input.png'), fullPage: true });
+
+      const setRange = (slot: string, value: number) =>
+        page.evaluate(
+          ([s, v]) => {
+            const input = document.querySelector<HTMLInputElement>(`[data-cell="${s}"] input[type=range]`)!;
+            input.value = String(v);
+            input.dispatchEvent(new Event('input', { bubbles: true }));
+          },
+          [slot, value] as const,
+        );
+      await setRange('minSize', 100);
+      const second = await runAfter(page, first.seq);
+      expect(second.phase).toBe('idle');
+      expect(second.computed[0]).toBe('transform');
+      expect(second.computed).toHaveLength(12);
+      // 512×512 at min_size 100 → 100×100 → padded to 128×128.
+      expect(await page.locator('[data-cell="resize"] figcaption').textContent()).toMatch(/resized 100×100 → padded 128×128/);
+      expect(new URL(page.url()).searchParams.get('minSize')).toBe('100');
+
+      // Many moves while a run is in flight: superseded, not piled up; nothing leaks.
+      for (const v of [64, 72, 80, 88, 104, 112, 120, 96]) await setRange('minSize', v);
+      const settled = await runAfter(page, second.seq);
+      expect(settled.phase).toBe('idle');
+      const runs = await page.evaluate(() => window.__maskRcnnLab!.site.session.state.runs);
+      expect(runs, 'runs started (2 before the burst of 8 moves)').toBeLessThan(2 + 8);
+      expect(await page.locator('[data-cell="resize"] figcaption').textContent()).toMatch(/512×512 → resized 96×96 → padded 96×96/);
+      expect(settled.numTensors).toBe(first.numTensors);
+
+      // A channel of the tensor instead of colours.
+      await page.locator('[data-cell="channel"] select').selectOption({ label: 'channel R values' });
+      await page.locator('[data-cell="tensor"] svg title', { hasText: 'channel R' }).waitFor({ state: 'attached' });
+      await page.screenshot({ path: join(SHOTS, 'chapter-2-input-channel-r.png'), fullPage: true });
+      expectClean(log);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('the checkpoint picker refuses a corrupt file and a checkpoint of another architecture with a message, and keeps the model', async () => {
+    const { page, context, log } = await open('/pipeline/?backend=wasm');
+    try {
+      const first = await runAfter(page, 0);
+      await page.locator('#checkpoint-file').setInputFiles({ name: 'broken.pth', mimeType: 'application/octet-stream', buffer: Buffer.from('this is not a checkpoint at all') });
+      const error = page.locator('[data-status="error"]');
+      await expect.poll(() => error.textContent(), { timeout: 20_000 }).toMatch(/broken\.pth: expected a PyTorch \.pth \(zip or legacy\) or \.safetensors file/);
+      const tiny = writeSafetensors(randomStateDict(toConfig(TINY), 1));
+      await page.locator('#checkpoint-file').setInputFiles({ name: 'tiny.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from(tiny) });
+      await expect.poll(() => error.textContent(), { timeout: 20_000 }).toMatch(/tiny\.safetensors does not fit "torchvision COCO/);
+      expect(await error.isVisible()).toBe(true);
+      await page.screenshot({ path: join(SHOTS, 'chapter-1-checkpoint-error.png'), fullPage: false });
+      // The model in use did not change.
+      expect(await page.evaluate(() => window.__maskRcnnLab!.site.session.current?.model.id)).toBe('tiny-random');
+      expect(first.numTensors).toBe(await page.evaluate(() => window.__maskRcnnLab!.numTensors()));
+      // Expected failures are reported on the page, not as console errors.
+      expectClean(log);
+    } finally {
+      await context.close();
+    }
+  });
+});
