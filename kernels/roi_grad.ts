@@ -19,8 +19,10 @@
  *
  * CPU twin: geometry from roi_geometry.ts, accumulated in float32 in torchvision's order (per cell
  * and channel: RoI, bin row, bin column, sampling point, tap), with torchvision's rounding of each
- * term (dy·w, then ÷ count), so the result equals torchvision's CPU backward up to the rare
- * difference of the forward's taps (measured in tests/kernels_grad.test.ts).
+ * term (dy·w, then ÷ count), so the result equals torchvision's CPU backward bit for bit (measured
+ * in tests/kernels_grad.test.ts: 0 difference for roi_align, roi_pool and MultiScaleRoIAlign).
+ * Speed in Node 20: 512 RoIs × 7×7 × 256 channels on a 4-level pyramid ≈ 0.8 s (about 3× the
+ * forward, which merges taps per cell and so is not torchvision-ordered).
  *
  * WGSL: atomics-free, one invocation per input element (row, col, channel) of each map, gathering
  * from every RoI of its image/level whose sampling footprint can reach its row and column. For
@@ -29,6 +31,11 @@
  * Σ_ph Σ_pw dy[k, ph, pw, c] · (Σ_iy wy) · (Σ_ix wx) / count. The max poolers recompute the winner
  * of each bin that covers the cell. Cost: O(K) cheap range tests per element plus the work of the
  * RoIs that touch it; the sums run in a different order than torchvision's (float32 rounding only).
+ *
+ * Backends: the backward kernels exist for cpu, wasm and webgpu; on webgl (roi_webgl.ts) only the
+ * forward exists, so a gradient there fails with tfjs's "kernel not registered" error.
+ * tfjs's own op gradients (Sum, Mul, …) are registered by importing
+ * '@tensorflow/tfjs-core/dist/register_all_gradients' (the union package @tensorflow/tfjs does it).
  *
  * Glossary: x (NHWC map), rois [K, 5], boxes [K, 4], levels [K] int32, K, PH, PW as in roi_ops.ts;
  * dy = ∂L/∂output [K, PH, PW, C]; dx = ∂L/∂x, the shape of x; taps, frame, bin as in roi_geometry.ts.
@@ -431,11 +438,12 @@ function sampledGradWgsl(pooler: RoiPooler, mode: RoiReduce): string {
       let PW = uniforms.pooledW;
       let scale = uniforms.scale;
       ${frame}
-      // Rows and columns any point can reach: [start − 1, start + size + 1], clamped into the map.
-      let rowLo = clamp(i32(floor(startY)) - 1, 0, H - 1);
-      let rowHi = clamp(i32(ceil(startY + roiH)) + 1, 0, H - 1);
-      let colLo = clamp(i32(floor(startX)) - 1, 0, W - 1);
-      let colHi = clamp(i32(ceil(startX + roiW)) + 1, 0, W - 1);
+      // Rows and columns any point can reach: between start and start + size (size < 0 for an
+      // inverted aligned RoI), widened by 1 for the neighbours, clamped into the map.
+      let rowLo = clamp(i32(floor(min(startY, startY + roiH))) - 1, 0, H - 1);
+      let rowHi = clamp(i32(ceil(max(startY, startY + roiH))) + 1, 0, H - 1);
+      let colLo = clamp(i32(floor(min(startX, startX + roiW))) - 1, 0, W - 1);
+      let colHi = clamp(i32(ceil(max(startX, startX + roiW))) + 1, 0, W - 1);
       if (h < rowLo || h > rowHi || w < colLo || w > colHi) { return 0.0; }
       let binH = divRn(roiH, f32(PH));
       let binW = divRn(roiW, f32(PW));
