@@ -4,7 +4,7 @@
  *
  *   columns   ours on tfjs `wasm` and on tfjs `cpu`; torchvision (/usr/bin/python3, eval, no_grad,
  *             --threads threads); onnxruntime-node on torchvision's ONNX export (opset 11), when
- *             installed (`npm install --no-save --ignore-scripts onnxruntime-node`; not a dependency).
+ *             installed (not a dependency; bench/ort.ts says where it is looked up and how to install it).
  *   weights   tests/oracle/model.py build --seed S (random, calibrated so every stage carries signal),
  *             cached under --cache keyed by seed; the ONNX export is cached by seed, size and image.
  *   image     a photo of tests/fixtures/photos, centre-cropped to 4:3 and resized to 480×640 (H×W)
@@ -23,12 +23,12 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { agreement } from './compare.ts';
+import { ensureOrtPrefix, ortInstallHint, resolveOrt } from './ort.ts';
 import type { Detections, Profile, WorkerEvent } from './protocol.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const PYTHON = '/usr/bin/python3';
 const ORACLE = join(ROOT, 'tests', 'oracle');
-const ORT_INSTALL = 'npm install --no-save --ignore-scripts onnxruntime-node';
 
 const USAGE = `usage: npm run bench -- [options]
   --size N          torchvision min_size (default 800: 480×640 → 800×1066); e.g. --size 320 for a quick run
@@ -39,6 +39,7 @@ const USAGE = `usage: npm run bench -- [options]
   --seed N          weights seed for tests/oracle/model.py build (default 1)
   --threads N       torch and onnxruntime intra-op threads (default 2; tfjs wasm in Node has 1)
   --stock-blas      torchvision with Debian's reference-BLAS nn.Linear (default: oneDNN, see bench_torch.py)
+  --wasm-threads N  EXPERIMENT: force tfjs wasm's threaded build on in Node with N threads (bench/wasm_threads.ts)
   --profile         one more wasm run under tf.profile: per-stage kernel times, slowest kernels
   --cache DIR       weights / image / ONNX cache (default ${join(tmpdir(), 'mask-rcnn-lab-bench')})
   --json FILE       also write every measurement as JSON`;
@@ -53,6 +54,7 @@ interface Options {
   threads: number;
   stockBlas: boolean;
   profile: boolean;
+  wasmThreads: number;
   cache: string;
   json: string | undefined;
 }
@@ -70,6 +72,7 @@ function options(argv: string[]): Options {
       threads: { type: 'string', default: '2' },
       'stock-blas': { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
+      'wasm-threads': { type: 'string', default: '1' },
       cache: { type: 'string', default: join(tmpdir(), 'mask-rcnn-lab-bench') },
       json: { type: 'string' },
       help: { type: 'boolean', default: false },
@@ -97,6 +100,7 @@ function options(argv: string[]): Options {
     threads: int('threads', values.threads, 1),
     stockBlas: values['stock-blas'],
     profile: values.profile,
+    wasmThreads: int('wasm-threads', values['wasm-threads'], 1),
     cache: resolve(values.cache),
     json: values.json,
   };
@@ -138,15 +142,6 @@ function prepare(o: Options): { weights: string; image: string; photo: string } 
     python('bench_torch.py', ['image', '--photo', photo, '--out', image, '--height', '480', '--width', '640'], 'bench image');
   }
   return { weights, image, photo };
-}
-
-function hasOrt(): boolean {
-  try {
-    execFileSync(process.execPath, ['-e', "import('onnxruntime-node').then(() => process.exit(0), () => process.exit(1))"], { cwd: ROOT, stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -344,6 +339,12 @@ function report(o: Options, cols: Map<string, Column>, meta: Record<string, stri
     if (cells.every((c) => c.trim() === '—')) continue;
     out(padEnd(label === 'total' ? 'total (one inference, wall)' : label, w0) + cells.join(''));
   }
+  // The fastest run per column: the least disturbed by other processes on a shared machine.
+  out(padEnd('total, fastest run', w0) + headers.map(([h], i) => {
+    const col = cols.get(h.startsWith('wasm') ? 'wasm' : h.startsWith('cpu') ? 'cpu' : h.startsWith('torch') ? 'torchvision' : 'onnxruntime');
+    const runs = (h.endsWith('first') ? col?.runs.slice(0, 1) : col?.runs.slice(1)) ?? [];
+    return pad(runs.length ? sec(Math.min(...runs.map((r) => r.wallMs))) : '—', widths[i]! + 2);
+  }).join(''));
   out();
 
   out('whole process, spawn → first result (imports, weights, model build, first inference):');
@@ -375,6 +376,17 @@ function report(o: Options, cols: Map<string, Column>, meta: Record<string, stri
     }
   }
   out();
+
+  const profiled = cols.get('wasm')?.done?.profile;
+  if (profiled) {
+    const gflop = profiled.byKernel.reduce((a, k) => a + k.flops, 0) / 1e9;
+    const rates = [...cols.keys()]
+      .map((name) => [name, total(name)] as const)
+      .filter(([, t]) => t && !t.lower)
+      .map(([name, t]) => `${name} ${(gflop / (t!.ms / 1000)).toFixed(0)}`);
+    out(`work: ${gflop.toFixed(0)} GFLOP in conv and matmul kernels (2 × multiply-adds, from the wasm profile) → effective GFLOP/s: ${rates.join(', ')}`);
+    out();
+  }
 
   const ref = cols.get('torchvision')?.done?.detections;
   if (ref) {
@@ -447,9 +459,11 @@ async function main(): Promise<void> {
       cols.set('torchvision', col);
       if (col.done) meta['torchvision'] = Object.values(col.done.info).join(', ');
     } else if (engine === 'ort') {
-      if (!hasOrt()) {
-        log(`onnxruntime-node is not installed: column skipped. Install it (a benchmark peer only, not a dependency) with\n  ${ORT_INSTALL}`);
-        meta['onnxruntime'] = `skipped (not installed: ${ORT_INSTALL})`;
+      const ortEntry = resolveOrt(o.cache);
+      if (!ortEntry) {
+        ensureOrtPrefix(o.cache);
+        log(`onnxruntime-node is not installed: column skipped. It is a benchmark peer, not a dependency; install it with either\n${ortInstallHint(o.cache)}`);
+        meta['onnxruntime'] = 'skipped: onnxruntime-node is not installed (see the hint above)';
         continue;
       }
       const onnx = join(o.cache, 'onnx', `seed${o.seed}-min${o.size}-${image.split('/').pop()!.replace('.png', '')}.onnx`);
@@ -458,7 +472,7 @@ async function main(): Promise<void> {
         python('export_onnx.py', ['--weights', weights, '--image', image, '--out', onnx, '--min-size', String(o.size)], 'export_onnx.py');
       }
       log(`onnxruntime: ${o.runs} runs, ${o.threads} threads`);
-      const col = await tsWorker('onnxruntime', o, ['--engine', 'ort', '--onnx', onnx, '--runs', String(o.runs), '--threads', String(o.threads)], 3600, weights, image);
+      const col = await tsWorker('onnxruntime', o, ['--engine', 'ort', '--ort', ortEntry, '--onnx', onnx, '--runs', String(o.runs), '--threads', String(o.threads)], 3600, weights, image);
       cols.set('onnxruntime', col);
       if (col.done) meta['onnxruntime'] = `onnxruntime-node ${col.done.info['onnxruntime']}, ${o.threads} intra-op threads, torchvision ONNX export opset 11 → ${onnx}`;
     } else {
@@ -466,10 +480,10 @@ async function main(): Promise<void> {
       const runs = cpu ? 1 : o.runs;
       const timeout = cpu ? o.cpuTimeout : 3600;
       log(`ours on ${engine}: ${runs} run${runs > 1 ? 's' : ''}${cpu ? `, stopped after ${o.cpuTimeout} s` : ''}${o.profile && !cpu ? ', then a profiled run' : ''}`);
-      const extra = ['--engine', engine, '--runs', String(runs), ...(o.profile && !cpu ? ['--profile'] : [])];
+      const extra = ['--engine', engine, '--runs', String(runs), ...(o.profile && !cpu ? ['--profile'] : []), ...(!cpu && o.wasmThreads > 1 ? ['--wasm-threads', String(o.wasmThreads)] : [])];
       const col = await tsWorker(engine, o, extra, timeout, weights, image);
       cols.set(engine, col);
-      if (col.done) meta[engine] = `ours, tfjs ${col.done.info['tfjs']} ${engine}${col.done.info['threads'] !== undefined ? `, ${col.done.info['threads']} thread` : ''}; resized ${col.done.info['resized']}, padded ${col.done.info['padded']}, ${col.done.info['proposals']} proposals`;
+      if (col.done) meta[engine] = `ours, tfjs ${col.done.info['tfjs']} ${engine}${col.done.info['threads'] !== undefined ? `, ${col.done.info['threads']} thread(s)${o.wasmThreads > 1 ? ' (threaded build forced on: bench/wasm_threads.ts)' : ''}` : ''}; resized ${col.done.info['resized']}, padded ${col.done.info['padded']}, ${col.done.info['proposals']} proposals`;
       if (cpu && col.stopped) meta[engine] = `ours, tfjs cpu: stopped after ${o.cpuTimeout} s (--cpu-timeout), ${col.runs.length} runs finished`;
     }
     const col = [...cols.values()].at(-1);

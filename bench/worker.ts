@@ -3,7 +3,7 @@
  * one stopped): started by bench/run.ts as
  *
  *   node --import tsx bench/worker.ts --engine wasm|cpu|ort --weights FILE --image FILE.png
- *        --min-size 800 --runs 3 [--profile] [--onnx FILE.onnx] [--threads 2]
+ *        --min-size 800 --runs 3 [--profile] [--wasm-threads N] [--onnx FILE.onnx --ort ENTRY.js] [--threads 2]
  *
  * wasm, cpu: our engine (createMaskRcnn + runMaskRcnn) on that tfjs backend; per-stage times are
  *            the trace's `timings`. `--profile` adds one extra run under tf.profile (kernel times
@@ -13,6 +13,7 @@
  * Talks JSON lines on stdout (bench/protocol.ts).
  */
 import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { type Detections, type KernelRow, type Profile, emit } from './protocol.ts';
 import { decodeImage } from '../src/io/image.ts';
 import type { RgbImage } from '../src/types.ts';
@@ -25,7 +26,11 @@ interface Args {
   runs: number;
   profile: boolean;
   onnx: string;
+  /** onnxruntime-node's entry file (bench/ort.ts resolveOrt). */
+  ort: string;
   threads: number;
+  /** >1: tfjs wasm's threaded build, forced on in Node (bench/wasm_threads.ts, an experiment). */
+  wasmThreads: number;
 }
 
 function parse(argv: string[]): Args {
@@ -43,7 +48,9 @@ function parse(argv: string[]): Args {
     runs: Number(get('runs', '1')),
     profile: argv.includes('--profile'),
     onnx: get('onnx', ''),
+    ort: get('ort', 'onnxruntime-node'),
     threads: Number(get('threads', '2')),
+    wasmThreads: Number(get('wasm-threads', '1')),
   };
 }
 
@@ -55,7 +62,12 @@ async function runOurs(args: Args, image: RgbImage): Promise<void> {
   const { useBackend } = await import('../src/node/backend.ts');
   const { createMaskRcnn, runMaskRcnn } = await import('../src/model.ts');
   const { readCheckpoint } = await import('../src/weights/index.ts');
-  await useBackend(args.engine as 'wasm' | 'cpu');
+  const restore = args.engine === 'wasm' && args.wasmThreads > 1 ? await (await import('./wasm_threads.ts')).enableWasmThreads(args.wasmThreads) : undefined;
+  try {
+    await useBackend(args.engine as 'wasm' | 'cpu');
+  } finally {
+    restore?.();
+  }
   const sd = readCheckpoint(new Uint8Array(readFileSync(args.weights)), args.weights);
   const model = createMaskRcnn(sd, { transform: { minSize: args.minSize } });
   const loadMs = performance.now();
@@ -183,8 +195,8 @@ interface OrtModule {
 }
 
 async function runOrt(args: Args, image: RgbImage): Promise<void> {
-  const name = 'onnxruntime-node'; // a variable: not a dependency, so no static import for tsc
-  const ort = (await import(name)) as OrtModule;
+  // Not a dependency: imported from the path bench/run.ts resolved (no static import for tsc).
+  const ort = (await import(args.ort.startsWith('/') ? pathToFileURL(args.ort).href : args.ort)) as OrtModule;
   const session = await ort.InferenceSession.create(args.onnx, {
     intraOpNumThreads: args.threads,
     interOpNumThreads: 1,
