@@ -188,15 +188,24 @@ export function multiScaleRoiPool(
   };
   const [ph, pw] = attrs.outputSize;
   const k = boxes.shape[0];
-  if (k === 0) return tf.zeros([0, ph, pw, channels]);
+  if (k === 0) return emptyPooled(features[0]!, ph, pw);
   const inputs: tf.NamedTensorMap = { boxes, levels };
   features.forEach((m, i) => (inputs[`level${i}`] = m));
   return tf.engine().runKernel(MultiScaleRoiPoolKernel, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
 }
 
+/**
+ * The [0, ph, pw, C] result of pooling no RoI, computed from `x` (an empty slice, tiled) so that it
+ * stays connected to `x` and tf.grad gives a zero gradient instead of "y is not a function of x".
+ */
+function emptyPooled(x: tf.Tensor4D, ph: number, pw: number): tf.Tensor4D {
+  // [N, H, W, C] → [0, 1, 1, C] → [0, ph, pw, C]
+  return tf.tidy(() => tf.tile(tf.slice(x, [0, 0, 0, 0], [0, 1, 1, x.shape[3]]), [1, ph, pw, 1]));
+}
+
 function runSingle(x: tf.Tensor4D, rois: tf.Tensor2D, attrs: RoiKernelAttrs): tf.Tensor4D {
   const [ph, pw] = attrs.outputSize;
-  if (rois.shape[0] === 0) return tf.zeros([0, ph, pw, x.shape[3]]);
+  if (rois.shape[0] === 0) return emptyPooled(x, ph, pw);
   return tf.engine().runKernel(KERNEL_OF[attrs.pooler], { x, rois }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
 }
 

@@ -463,3 +463,23 @@ describe.runIf(hasTorchvision())('RoI gradients vs torchvision 0.14 autograd', (
     });
   }
 });
+
+describe('gradients through an empty RoI list', () => {
+  for (const backend of ['cpu', 'wasm'] as Backend[]) {
+    it(`tf.grad of roiAlign and multiScaleRoiPool with K = 0 is an all-zero gradient on ${backend}, not an error`, async () => {
+      await useBackend(backend);
+      const x = tf.randomNormal([1, 5, 5, 3]) as tf.Tensor4D;
+      const single = tf.grad((m: tf.Tensor4D) =>
+        tf.sum(roiAlign(m, tf.zeros([0, 5]) as tf.Tensor2D, { outputSize: [2, 2], spatialScale: 1, samplingRatio: 2, aligned: false })),
+      )(x);
+      const multi = tf.grad((m: tf.Tensor4D) =>
+        tf.sum(multiScaleRoiPool([m], tf.zeros([0, 4]) as tf.Tensor2D, tf.zeros([0], 'int32') as tf.Tensor1D, { pooler: 'roiPool', outputSize: [2, 2], scales: [1], samplingRatio: 0, aligned: false })),
+      )(x);
+      for (const g of [single, multi]) {
+        expect(g.shape).toEqual([1, 5, 5, 3]);
+        expect(Array.from(await g.data()).every((v) => v === 0)).toBe(true);
+      }
+      tf.dispose([x, single, multi]);
+    });
+  }
+});
