@@ -17,6 +17,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-core/dist/register_all_gradients'; // Sum and Tile gradients for the empty-RoI case
 import { decodeNpy, encodeNpy } from '../src/io/npy.ts';
 import { useBackend, SWIFTSHADER_ICD, type Backend } from '../src/node/backend.ts';
 import { multiScaleRoiPool, roiAlign, roiPool, roiWarp, type RoiPooler, type RoiReduce } from '../kernels/index.ts';
