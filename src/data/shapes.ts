@@ -143,11 +143,13 @@ export function rasterizeShape(shape: ShapeSpec, width: number, height: number, 
   const sdf = shapeSdf(shape);
   const c = detCos(shape.angle);
   const s = detSin(shape.angle);
+  const reach2 = (shape.radius + 0.5) * (shape.radius + 0.5);
   let area = 0;
   for (let y = 0, i = 0; y < h; y++) {
     const dy = y0 + y + 0.5 - shape.cy;
     for (let x = 0; x < w; x++, i++) {
       const dx = x0 + x + 0.5 - shape.cx;
+      if (dx * dx + dy * dy > reach2) continue; // beyond the circumcircle's fringe: sd > 0.5, alpha 0
       const sd = sdf(dx * c + dy * s, -dx * s + dy * c);
       if (sd <= 0) {
         inside[i] = 1;
