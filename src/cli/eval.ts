@@ -1,6 +1,6 @@
 /**
  * `npm run eval -- (--model NAME | --weights FILE) --seeds A-B [--json FILE] [--backend wasm|cpu|webgpu]
- *                 [--width 256] [--height 256] [config fields]`
+ *                 [--scene-width 256] [--scene-height 256] [config fields]`
  *
  * Generates the synthetic scenes of seeds A … B (src/data/scenes.ts), runs the engine on each,
  * turns the detections into COCO results (box → [x, y, w, h]; mask → RLE of the pasted probabilities
@@ -20,22 +20,24 @@ import { encodeRegionRle } from '../io/rle.ts';
 import { type Trace, createMaskRcnn, runMaskRcnn } from '../model.ts';
 import { type Backend, useBackend } from '../node/backend.ts';
 import { UsageError, parseArgs } from './args.ts';
-import { sceneOptionsOf } from './scenes.ts';
+import { SCENE_OPTION_FLAGS, sceneOptionsOf } from './scenes.ts';
 import { loadWeightsFile } from './weights_file.ts';
 
 const USAGE = `usage: npm run eval -- (--model NAME | --weights FILE) --seeds A-B [--json FILE]
-                    [--backend wasm|cpu|webgpu] [--width 256] [--height 256] [--quiet] [config fields]
+                    [--backend wasm|cpu|webgpu] [--scene-width 256] [--scene-height 256] [--quiet] [config fields]
   --model NAME      a shipped model: public/models/NAME/model.json
   --weights FILE    a checkpoint (.pth, .safetensors) or a converted model.json
   --seeds A-B       scenes to generate and evaluate on, both ends included (val: 1000000-1000499)
   --json FILE       write {"bbox": {AP, AP50, AP75, APs, APm, APl}, "segm": {…}, "images": N}
   --backend NAME    tfjs backend: wasm (default), cpu or webgpu
-  --width, --height scene size (default 256×256; other scene options as in npm run scenes)
+  --scene-width, --scene-height, --scene-min-size, --scene-noise, …
+                    scene options of npm run scenes, prefixed (default 256×256)
 config fields: torchvision keywords or dotted config paths, as in npm run infer (e.g. --box-score-thresh 0.01)`;
 
 const OWN_FLAGS: Record<string, boolean> = {
   model: true, weights: true, seeds: true, json: true, backend: true, quiet: false, help: false,
-  width: true, height: true, minInstances: true, maxInstances: true, minSize: true, maxSize: true, noise: true, antialias: true,
+  // scene options, prefixed: --min-size/--max-size are torchvision's transform keywords here
+  ...Object.fromEntries(SCENE_OPTION_FLAGS.map((f) => [`scene${f[0]!.toUpperCase()}${f.slice(1)}`, true])),
 };
 
 /** Default folder of shipped models (relative to the repository root / working directory). */
@@ -106,7 +108,7 @@ export async function main(argv: readonly string[], options: EvalOptions = {}): 
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  const sceneOptions: SceneOptions = sceneOptionsOf(flags);
+  const sceneOptions: SceneOptions = sceneOptionsOf(flags, 'scene');
   const backend = (flags.get('backend') ?? 'wasm') as Backend;
   if (!['wasm', 'cpu', 'webgpu'].includes(backend)) throw new UsageError(`--backend ${backend}: expected wasm, cpu or webgpu`);
   const quiet = flags.has('quiet');

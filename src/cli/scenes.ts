@@ -18,8 +18,8 @@ const USAGE = `usage: npm run scenes -- --seeds A-B --out DIR [--width 256] [--h
   --seeds A-B   seed range, both ends included (train: 0-N, val: 1000000-1000499)
   --out DIR     writes DIR/images/scene_<seed>.png and DIR/annotations.json (COCO, RLE masks, image id = seed)`;
 
-const OPTION_FLAGS = ['width', 'height', 'minInstances', 'maxInstances', 'minSize', 'maxSize', 'noise', 'antialias'] as const;
-const OWN_FLAGS: Record<string, boolean> = { seeds: true, out: true, quiet: false, help: false, ...Object.fromEntries(OPTION_FLAGS.map((f) => [f, true])) };
+export const SCENE_OPTION_FLAGS = ['width', 'height', 'minInstances', 'maxInstances', 'minSize', 'maxSize', 'noise', 'antialias'] as const;
+const OWN_FLAGS: Record<string, boolean> = { seeds: true, out: true, quiet: false, help: false, ...Object.fromEntries(SCENE_OPTION_FLAGS.map((f) => [f, true])) };
 
 /** PNG bytes of an RGB image (Node only: pngjs). */
 export function encodePng(image: RgbImage): Uint8Array {
@@ -33,13 +33,17 @@ export function encodePng(image: RgbImage): Uint8Array {
   return PNG.sync.write(png, { colorType: 2 });
 }
 
-/** Scene options from the CLI flags (numbers; antialias true/false). */
-export function sceneOptionsOf(flags: Map<string, string>): SceneOptions {
+/**
+ * Scene options from CLI flags (numbers; antialias true/false). `prefix` ('scene' in npm run eval,
+ * where --min-size is torchvision's transform keyword) is prepended: --scene-min-size.
+ */
+export function sceneOptionsOf(flags: Map<string, string>, prefix = ''): SceneOptions {
   const options: Record<string, number | boolean> = {};
-  for (const f of OPTION_FLAGS) {
-    const raw = flags.get(f);
+  for (const f of SCENE_OPTION_FLAGS) {
+    const key = prefix ? `${prefix}${f[0]!.toUpperCase()}${f.slice(1)}` : f;
+    const raw = flags.get(key);
     if (raw === undefined) continue;
-    const flag = `--${f.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    const flag = `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
     if (f === 'antialias') {
       if (raw !== 'true' && raw !== 'false') throw new UsageError(`${flag} ${raw}: expected true or false`);
       options[f] = raw === 'true';
