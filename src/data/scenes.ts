@@ -156,7 +156,10 @@ export function sceneConfig(options: SceneOptions = {}): SceneConfig {
 type Rgb = [number, number, number];
 
 const clamp255 = (v: number) => (v < 0 ? 0 : v > 255 ? 255 : v);
-const distance = (a: Rgb, b: Rgb) => Math.sqrt((a[0] - b[0]) ** 2 + (a[1] - b[1]) ** 2 + (a[2] - b[2]) ** 2);
+const distance = (a: Rgb, b: Rgb) => {
+  const [d0, d1, d2] = [a[0] - b[0], a[1] - b[1], a[2] - b[2]];
+  return Math.sqrt(d0 * d0 + d1 * d1 + d2 * d2); // not **: Math.pow may differ between engines
+};
 const randomColor = (rng: Rng): Rgb => [rng.int(0, 255), rng.int(0, 255), rng.int(0, 255)];
 
 function sampleBackground(rng: Rng, width: number, height: number): BackgroundSpec {
