@@ -467,7 +467,7 @@ export function evaluateCoco(gt: CocoDataset, results: readonly CocoResult[], io
 }
 
 /** Mean of the entries > −1 of precision (ap) or recall for one IoU threshold (or all), area range and maxDets; −1 if none. */
-function meanOf(e: Omit<CocoEvaluation, 'stats'>, ap: boolean, iouThr: number | null, areaLbl: string, maxDets: number): number {
+function meanOf(e: Omit<CocoEvaluation, 'stats'>, ap: boolean, iouThr: number | null, areaLbl: string, maxDets: number, onlyK?: number): number {
   const { params, catIds } = e;
   const T = params.iouThrs.length;
   const R = params.recThrs.length;
@@ -482,6 +482,7 @@ function meanOf(e: Omit<CocoEvaluation, 'stats'>, ap: boolean, iouThr: number | 
   for (let t = 0; t < T; t++) {
     if (iouThr !== null && params.iouThrs[t] !== iouThr) continue;
     for (let k = 0; k < K; k++) {
+      if (onlyK !== undefined && k !== onlyK) continue;
       for (let r = 0; r < (ap ? R : 1); r++) {
         const v = ap ? e.precision[(((t * R + r) * K + k) * A + a) * M + m]! : e.recall[((t * K + k) * A + a) * M + m]!;
         if (v > -1) {
@@ -492,6 +493,16 @@ function meanOf(e: Omit<CocoEvaluation, 'stats'>, ap: boolean, iouThr: number | 
     }
   }
   return n === 0 ? -1 : sum / n;
+}
+
+/** Per category: AP (IoU 0.50:0.95, all areas, maxDets 100) and AR100, −1 where the category has no gt. */
+export function perCategory(e: CocoEvaluation): { categoryId: number; AP: number; AR100: number }[] {
+  const last = e.params.maxDets[e.params.maxDets.length - 1]!;
+  return e.catIds.map((categoryId, k) => ({
+    categoryId,
+    AP: meanOf(e, true, null, 'all', last, k),
+    AR100: meanOf(e, false, null, 'all', last, k),
+  }));
 }
 
 /** pycocotools `summarize()` for bbox/segm: the 12 standard numbers. */
