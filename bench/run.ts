@@ -443,6 +443,9 @@ async function main(): Promise<void> {
   const o = options(process.argv.slice(2));
   const { weights, image, photo } = prepare(o);
   const load = loadavg().map((x) => x.toFixed(2)).join(' ');
+  if (loadavg()[0]! > 0.5 * cpus().length) {
+    log(`load average ${load} on ${cpus().length} cores: other processes are running; every column will be slower, the 2-thread ones (torchvision, onnxruntime) most`);
+  }
   const cols = new Map<string, Column>();
   const meta: Record<string, string> = {
     command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
