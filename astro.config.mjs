@@ -14,9 +14,12 @@ export default defineConfig({
       alias: {
         // @observablehq/inspector 5 does not export its stylesheet.
         'observablehq-inspector.css': fileURLToPath(new URL('./node_modules/@observablehq/inspector/dist/inspector.css', import.meta.url)),
+        // tfjs-core's Node-only fetch (mapped to false for browsers, which Vite's dev pre-bundler ignores).
+        'node-fetch': fileURLToPath(new URL('./src/site/node-fetch-stub.ts', import.meta.url)),
       },
     },
-    optimizeDeps: { exclude: ['@tensorflow/tfjs-backend-wasm'] },
+    // tfjs-backend-wasm is pre-bundled like the other backends: its .wasm files are imported as
+    // assets (`?url`) and handed to setWasmPaths (src/site/backend.ts), so nothing needs its raw files.
     build: { chunkSizeWarningLimit: 4000 },
   },
 });

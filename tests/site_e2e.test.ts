@@ -182,6 +182,12 @@ describe.runIf(hasChromium())('the built site in chromium (WebGPU on SwiftShader
     });
   }
 
+  /** A full-page screenshot from the top (the status bar is sticky). */
+  async function shot(page: Page, name: string): Promise<void> {
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  }
+
   function expectClean(log: PageLog): void {
     expect(log.errors, 'console errors').toEqual([]);
     expect(log.external, 'requests outside localhost').toEqual([]);
@@ -209,7 +215,7 @@ describe.runIf(hasChromium())('the built site in chromium (WebGPU on SwiftShader
       // Every stage box shows a time, and chapter 2's stage is a link.
       expect(await page.locator('[data-cell="stages"] svg .stage--computed').count()).toBe(12);
       expect(await page.locator('[data-cell="stages"] svg a[href*="/input/"]').count()).toBe(1);
-      await page.screenshot({ path: join(SHOTS, 'chapter-1-pipeline-webgpu.png'), fullPage: true });
+      await shot(page, 'chapter-1-pipeline-webgpu');
 
       // The score threshold by keyboard: focus the range and press → (0.05 → 0.06).
       const range = page.locator('[data-cell="scoreThresh"] input[type=range]');
@@ -229,7 +235,7 @@ describe.runIf(hasChromium())('the built site in chromium (WebGPU on SwiftShader
       const third = await runAfter(page, second.seq);
       expect(third.computed).toEqual(['paste']);
       expect(third.numTensors).toBe(first.numTensors);
-      await page.screenshot({ path: join(SHOTS, 'chapter-1-pipeline-after-sliders.png'), fullPage: true });
+      await shot(page, 'chapter-1-pipeline-after-sliders');
       expectClean(log);
     } finally {
       await context.close();
@@ -249,7 +255,7 @@ describe.runIf(hasChromium())('the built site in chromium (WebGPU on SwiftShader
       // Within 0.01 px of the resized image the network saw (boxes are in original pixels: × 1/scale).
       for (let i = 0; i < run.boxes.length; i++) expect(Math.abs(run.boxes[i]! - webgpuRun!.boxes[i]!) * run.scale, `box value ${i}`).toBeLessThan(0.01);
       for (let i = 0; i < run.scores.length; i++) expect(Math.abs(run.scores[i]! - webgpuRun!.scores[i]!), `score ${i}`).toBeLessThan(1e-4);
-      await page.screenshot({ path: join(SHOTS, 'chapter-1-pipeline-wasm.png'), fullPage: true });
+      await shot(page, 'chapter-1-pipeline-wasm');
       expectClean(log);
     } finally {
       await context.close();
@@ -266,7 +272,7 @@ describe.runIf(hasChromium())('the built site in chromium (WebGPU on SwiftShader
       await page.locator('[data-cell="tensor"] figure svg').waitFor();
       // astronaut.jpg is 512×512; the placeholder model's min_size 96 / max_size 128 → 96×96, padded to 96×96.
       expect(await page.locator('[data-cell="resize"] figcaption').textContent()).toMatch(/512×512 → resized 96×96 → padded 96×96/);
-      await page.screenshot({ path: join(SHOTS, 'chapter-2-input.png'), fullPage: true });
+      await shot(page, 'chapter-2-input');
 
       const setRange = (slot: string, value: number) =>
         page.evaluate(
@@ -298,7 +304,7 @@ describe.runIf(hasChromium())('the built site in chromium (WebGPU on SwiftShader
       // A channel of the tensor instead of colours.
       await page.locator('[data-cell="channel"] select').selectOption({ label: 'channel R values' });
       await page.locator('[data-cell="tensor"] svg title', { hasText: 'channel R' }).waitFor({ state: 'attached' });
-      await page.screenshot({ path: join(SHOTS, 'chapter-2-input-channel-r.png'), fullPage: true });
+      await shot(page, 'chapter-2-input-channel-r');
       expectClean(log);
     } finally {
       await context.close();
@@ -316,6 +322,7 @@ describe.runIf(hasChromium())('the built site in chromium (WebGPU on SwiftShader
       await page.locator('#checkpoint-file').setInputFiles({ name: 'tiny.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from(tiny) });
       await expect.poll(() => error.textContent(), { timeout: 20_000 }).toMatch(/tiny\.safetensors does not fit "torchvision COCO/);
       expect(await error.isVisible()).toBe(true);
+      expect(await page.locator('#model-select').inputValue(), 'the picker shows the model still in use').toBe('tiny-random');
       await page.screenshot({ path: join(SHOTS, 'chapter-1-checkpoint-error.png'), fullPage: false });
       // The model in use did not change.
       expect(await page.evaluate(() => window.__maskRcnnLab!.site.session.current?.model.id)).toBe('tiny-random');

@@ -279,7 +279,7 @@ export class EngineSession {
       return;
     }
     void want;
-    this.setStatus({ phase: 'error', error: message, message: `error: ${message}` });
+    this.setStatus({ phase: 'error', error: message, message: 'stopped by an error (below)' });
   }
 
   /** Bring backend, model and trace to `want`; returns the new trace's base, or undefined when nothing ran. */
@@ -368,6 +368,6 @@ export class EngineSession {
   }
 
   reportError(message: string): void {
-    this.setStatus({ phase: 'error', error: message, message: `error: ${message}`, busy: this.running });
+    this.setStatus({ phase: 'error', error: message, message: 'stopped by an error (below)', busy: this.running });
   }
 }

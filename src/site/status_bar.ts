@@ -41,8 +41,17 @@ export function bindStatusBar(root: HTMLElement): void {
   const fromDisk = modelSelect.appendChild(new Option('checkpoint from disk', 'file'));
   fromDisk.disabled = true;
   modelSelect.value = getParam('model') ?? lab.models[0]?.id ?? '';
+  /** Back to the model in use (after a model or checkpoint that failed to load). */
+  const showModelInUse = () => {
+    const id = lab.session.state.model?.id;
+    if (id === undefined) return;
+    if (id.startsWith('file:')) {
+      fromDisk.textContent = id.slice(5);
+      modelSelect.value = 'file';
+    } else modelSelect.value = id;
+  };
   modelSelect.addEventListener('change', () => {
-    if (modelSelect.value !== 'file') void lab.useModel(modelSelect.value).catch(() => {});
+    if (modelSelect.value !== 'file') void lab.useModel(modelSelect.value).catch(showModelInUse);
   });
   for (const p of CHECKPOINT_PRESETS) presetSelect.append(new Option(p.label, p.id));
   fileInput.addEventListener('change', () => {
@@ -50,7 +59,7 @@ export function bindStatusBar(root: HTMLElement): void {
     if (!f) return;
     fromDisk.textContent = f.name;
     modelSelect.value = 'file';
-    void lab.useCheckpointFile(f, presetSelect.value).catch(() => {});
+    void lab.useCheckpointFile(f, presetSelect.value).catch(showModelInUse);
     fileInput.value = '';
   });
 
