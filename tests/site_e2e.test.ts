@@ -217,6 +217,19 @@ describe.runIf(hasChromium())('the built site in chromium (WebGPU on SwiftShader
       expect(await page.locator('[data-cell="stages"] svg a[href*="/input/"]').count()).toBe(1);
       await shot(page, 'chapter-1-pipeline-webgpu');
 
+      // Each figure saves as PNG and SVG.
+      const save = async (label: string) => {
+        const [download] = await Promise.all([page.waitForEvent('download'), page.locator('[data-cell="detections"] button', { hasText: label }).click()]);
+        const path = await download.path();
+        return { name: download.suggestedFilename(), bytes: await readFile(path) };
+      };
+      const png = await save('Save PNG');
+      expect(png.name).toBe('pipeline-detections.png');
+      expect(png.bytes.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+      const svg = await save('Save SVG');
+      expect(svg.name).toBe('pipeline-detections.svg');
+      expect(svg.bytes.toString('utf8')).toMatch(/^<\?xml[^>]*>\n<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+
       // The score threshold by keyboard: focus the range and press → (0.05 → 0.06).
       const range = page.locator('[data-cell="scoreThresh"] input[type=range]');
       await range.focus();
@@ -262,7 +275,7 @@ describe.runIf(hasChromium())('the built site in chromium (WebGPU on SwiftShader
     }
   });
 
-  it('chapter 2 (/input/): the min_size slider changes the resize figure and re-runs every stage (transform is first); 8 fast moves leak no tensor', async () => {
+  it('chapter 2 (/input/): the min_size slider changes the resize figure and re-runs every stage (transform is first); 8 fast moves leak no tensor; the backend switch reruns on wasm', async () => {
     const { page, context, log } = await open('/input/?image=astronaut');
     try {
       const first = await runAfter(page, 0);
@@ -305,13 +318,22 @@ describe.runIf(hasChromium())('the built site in chromium (WebGPU on SwiftShader
       await page.locator('[data-cell="channel"] select').selectOption({ label: 'channel R values' });
       await page.locator('[data-cell="tensor"] svg title', { hasText: 'channel R' }).waitFor({ state: 'attached' });
       await shot(page, 'chapter-2-input-channel-r');
+
+      // The backend switch in the status bar: wasm, a full run, the URL remembers it.
+      const before = await runAfter(page, 0);
+      await page.locator('#backend-select').selectOption('wasm');
+      const onWasm = await runAfter(page, before.seq);
+      expect(onWasm.backend).toBe('wasm');
+      expect(onWasm.computed).toHaveLength(12);
+      expect(new URL(page.url()).searchParams.get('backend')).toBe('wasm');
+      expect(onWasm.numTensors).toBe(first.numTensors);
       expectClean(log);
     } finally {
       await context.close();
     }
   });
 
-  it('the checkpoint picker refuses a corrupt file and a checkpoint of another architecture with a message, and keeps the model', async () => {
+  it('the checkpoint picker refuses a corrupt file and a checkpoint of another architecture, the image picker a non-image, each with a message; the model stays', async () => {
     const { page, context, log } = await open('/pipeline/?backend=wasm');
     try {
       const first = await runAfter(page, 0);
@@ -324,6 +346,9 @@ describe.runIf(hasChromium())('the built site in chromium (WebGPU on SwiftShader
       expect(await error.isVisible()).toBe(true);
       expect(await page.locator('#model-select').inputValue(), 'the picker shows the model still in use').toBe('tiny-random');
       await page.screenshot({ path: join(SHOTS, 'chapter-1-checkpoint-error.png'), fullPage: false });
+      // A file that is not an image: a message under the picker, the old image stays.
+      await page.locator('[data-cell="image"] input[type=file]').setInputFiles({ name: 'notes.png', mimeType: 'image/png', buffer: Buffer.from('not a png') });
+      await expect.poll(() => page.locator('[data-cell="image"] .picker-message.error').textContent(), { timeout: 20_000 }).toMatch(/notes\.png is not an image this browser can decode/);
       // The model in use did not change.
       expect(await page.evaluate(() => window.__maskRcnnLab!.site.session.current?.model.id)).toBe('tiny-random');
       expect(first.numTensors).toBe(await page.evaluate(() => window.__maskRcnnLab!.numTensors()));
