@@ -285,7 +285,6 @@ describe.runIf(hasChromium())('the built site in chromium (WebGPU on SwiftShader
       await page.locator('[data-cell="tensor"] figure svg').waitFor();
       // astronaut.jpg is 512×512; the placeholder model's min_size 96 / max_size 128 → 96×96, padded to 96×96.
       expect(await page.locator('[data-cell="resize"] figcaption').textContent()).toMatch(/512×512 → resized 96×96 → padded 96×96/);
-      await shot(page, 'chapter-2-input');
 
       const setRange = (slot: string, value: number) =>
         page.evaluate(
@@ -304,14 +303,16 @@ describe.runIf(hasChromium())('the built site in chromium (WebGPU on SwiftShader
       // 512×512 at min_size 100 → 100×100 → padded to 128×128.
       expect(await page.locator('[data-cell="resize"] figcaption').textContent()).toMatch(/resized 100×100 → padded 128×128/);
       expect(new URL(page.url()).searchParams.get('minSize')).toBe('100');
+      await page.locator('[data-cell="tensor"] figcaption', { hasText: '128 × 128' }).waitFor();
+      await shot(page, 'chapter-2-input');
 
       // Many moves while a run is in flight: superseded, not piled up; nothing leaks.
-      for (const v of [64, 72, 80, 88, 104, 112, 120, 96]) await setRange('minSize', v);
+      for (const v of [64, 72, 80, 88, 104, 120, 96, 112]) await setRange('minSize', v);
       const settled = await runAfter(page, second.seq);
       expect(settled.phase).toBe('idle');
       const runs = await page.evaluate(() => window.__maskRcnnLab!.site.session.state.runs);
       expect(runs, 'runs started (2 before the burst of 8 moves)').toBeLessThan(2 + 8);
-      expect(await page.locator('[data-cell="resize"] figcaption').textContent()).toMatch(/512×512 → resized 96×96 → padded 96×96/);
+      expect(await page.locator('[data-cell="resize"] figcaption').textContent()).toMatch(/512×512 → resized 112×112 → padded 128×128/);
       expect(settled.numTensors).toBe(first.numTensors);
 
       // A channel of the tensor instead of colours.

@@ -124,9 +124,11 @@ export function mountNotebook(cells: readonly CellDefinition[], root: ParentNode
       pending() {
         stale = true;
         el.classList.add('cell--running');
+        el.setAttribute('aria-busy', 'true');
       },
       fulfilled(value: unknown) {
         el.classList.remove('cell--running', 'cell--error');
+        el.removeAttribute('aria-busy');
         if (cell.autodisplay) {
           clear(el);
           stale = false;
@@ -139,6 +141,7 @@ export function mountNotebook(cells: readonly CellDefinition[], root: ParentNode
       rejected(error: unknown) {
         console.error(`notebook cell ${cell.slot}:`, error);
         el.classList.remove('cell--running');
+        el.removeAttribute('aria-busy');
         el.classList.add('cell--error');
         clear(el);
         stale = false;
