@@ -22,6 +22,8 @@ export function rangeParam(key: string, extent: [number, number], options: Range
   const value = getNumberParam(key, extent[0], extent[1], options.value);
   const input = Inputs.range(extent, { label: options.label, value, step: options.step ?? 1 });
   input.dataset['param'] = key;
+  // Inputs labels the number box; give the slider the same accessible name.
+  input.querySelector('input[type=range]')?.setAttribute('aria-label', options.label);
   input.addEventListener('input', () => setParams({ [key]: input.value === options.value ? null : input.value }));
   if (options.help) {
     const p = input.appendChild(document.createElement('div'));
