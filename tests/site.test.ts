@@ -217,6 +217,43 @@ describe('EngineSession on cpu with the tiny model', () => {
     await session.idle();
   });
 
+  it('a run that fails on a GPU backend (a lost device, simulated) falls back to wasm, says why, and shows a run', async () => {
+    // The stub "webgpu" is cpu whose convolutions throw while `lost` is set.
+    const originals = ['Conv2D', 'FusedConv2D'].map((name) => tf.getKernel(name, 'cpu')!);
+    let lost = false;
+    for (const k of originals) {
+      tf.unregisterKernel(k.kernelName, 'cpu');
+      tf.registerKernel({ ...k, kernelFunc: (args) => {
+        if (lost) throw new Error('GPU device was lost (simulated)');
+        return k.kernelFunc(args);
+      } });
+    }
+    const gpuSession = new EngineSession({
+      chooseBackend: async (requested) => {
+        await tf.setBackend('cpu');
+        lost = requested !== 'wasm';
+        return requested === 'wasm' ? { backend: 'wasm', requested, reason: 'test' } : { backend: 'webgpu', requested, reason: 'adapter' };
+      },
+    });
+    try {
+      const before = tf.memory().numTensors;
+      gpuSession.request({ weights, image });
+      await gpuSession.idle();
+      expect(gpuSession.state.phase).toBe('idle');
+      expect(gpuSession.state.backend?.backend).toBe('wasm');
+      expect(gpuSession.state.backend?.reason).toMatch(/^WebGPU failed during a run \(GPU device was lost \(simulated\)\); fell back to wasm$/);
+      expect(gpuSession.current?.computed).toHaveLength(12);
+      gpuSession.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+    } finally {
+      gpuSession.dispose();
+      for (const k of originals) {
+        tf.unregisterKernel(k.kernelName, 'cpu');
+        tf.registerKernel(k);
+      }
+    }
+  });
+
   it('dispose() frees every tensor the session made (model and traces)', () => {
     session.dispose();
     expect(tf.memory().numTensors).toBe(baseline);
