@@ -470,11 +470,11 @@ describe('gradients through an empty RoI list', () => {
     it(`tf.grad of roiAlign and multiScaleRoiPool with K = 0 is an all-zero gradient on ${backend}, not an error`, async () => {
       await useBackend(backend);
       const x = tf.randomNormal([1, 5, 5, 3]) as tf.Tensor4D;
-      const single = tf.grad((m: tf.Tensor4D) =>
-        tf.sum(roiAlign(m, tf.zeros([0, 5]) as tf.Tensor2D, { outputSize: [2, 2], spatialScale: 1, samplingRatio: 2, aligned: false })),
+      const single = tf.grad((m: tf.Tensor) =>
+        tf.sum(roiAlign(m as tf.Tensor4D, tf.zeros([0, 5]) as tf.Tensor2D, { outputSize: [2, 2], spatialScale: 1, samplingRatio: 2, aligned: false })),
       )(x);
-      const multi = tf.grad((m: tf.Tensor4D) =>
-        tf.sum(multiScaleRoiPool([m], tf.zeros([0, 4]) as tf.Tensor2D, tf.zeros([0], 'int32') as tf.Tensor1D, { pooler: 'roiPool', outputSize: [2, 2], scales: [1], samplingRatio: 0, aligned: false })),
+      const multi = tf.grad((m: tf.Tensor) =>
+        tf.sum(multiScaleRoiPool([m as tf.Tensor4D], tf.zeros([0, 4]) as tf.Tensor2D, tf.zeros([0], 'int32') as tf.Tensor1D, { pooler: 'roiPool', outputSize: [2, 2], scales: [1], samplingRatio: 0, aligned: false })),
       )(x);
       for (const g of [single, multi]) {
         expect(g.shape).toEqual([1, 5, 5, 3]);
