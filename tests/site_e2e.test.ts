@@ -10,189 +10,20 @@
  *
  * Without chromium the suite is skipped with a message, except under CI (`CI=true`), where that fails.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
-import { type Server, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { extname, join, normalize, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toConfig } from '../src/config.ts';
 import { writeSafetensors } from '../src/weights/index.ts';
 import { randomStateDict } from './support/random_weights.ts';
+import { type RunState, SHOTS, expectClean, hasChromium, runAfter, setRange as setSlotRange, shot, siteBrowser } from './support/site_browser.ts';
 import { TINY } from './support/tiny.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_FLAGS = [
-  '--headless=new',
-  '--no-sandbox',
-  '--enable-unsafe-webgpu',
-  '--enable-features=Vulkan',
-  '--use-webgpu-adapter=swiftshader',
-  '--use-angle=swiftshader',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--no-first-run',
-];
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const DIST = join(ROOT, 'dist');
-const SHOTS = join(ROOT, 'test-results', 'screenshots');
-
-function hasChromium(): boolean {
-  if (existsSync(CHROMIUM)) return true;
-  if (process.env['CI']) throw new Error(`chromium missing under CI: ${CHROMIUM} not found; apt-get install chromium (see .ci/run)`);
-  console.warn(`[site e2e] ${CHROMIUM} not found: site end-to-end tests skipped (apt-get install chromium)`);
-  return false;
-}
-
-const MIME: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json',
-  '.wasm': 'application/wasm',
-  '.svg': 'image/svg+xml',
-  '.jpg': 'image/jpeg',
-  '.png': 'image/png',
-  '.bin': 'application/octet-stream',
-};
-
-/** A static server for `dir` (directory → index.html), like any static host. */
-async function serve(dir: string): Promise<Server> {
-  const server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
-    let file = normalize(join(dir, path));
-    if (file !== dir && !file.startsWith(dir + sep)) {
-      res.writeHead(403).end();
-      return;
-    }
-    void (async () => {
-      try {
-        if ((await stat(file)).isDirectory()) file = join(file, 'index.html');
-        const body = await readFile(file);
-        res.writeHead(200, { 'content-type': MIME[extname(file)] ?? 'application/octet-stream' }).end(body);
-      } catch {
-        res.writeHead(404).end('not found');
-      }
-    })();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return server;
-}
-
-interface PageLog {
-  errors: string[];
-  external: string[];
-  failed: string[];
-}
-
-interface RunState {
-  seq: number;
-  computed: string[];
-  backend: string;
-  phase: string;
-  numTensors: number;
-  labels: number[];
-  boxes: number[];
-  scores: number[];
-  /** Resized / original image size. */
-  scale: number;
-}
-
 describe.runIf(hasChromium())('the built site in chromium (WebGPU on SwiftShader, and wasm)', () => {
-  let server: Server | undefined;
-  let browser: Browser | undefined;
-  let origin = '';
-  const started = performance.now();
-  let buildMs = 0;
-
-  beforeAll(async () => {
-    if (!(process.env['SITE_E2E_REUSE_BUILD'] && existsSync(join(DIST, 'index.html')))) {
-      const t0 = performance.now();
-      const out = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'astro', 'astro.js'), 'build'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ASTRO_TELEMETRY_DISABLED: '1' } });
-      if (out.status !== 0) throw new Error(`astro build failed (exit ${out.status}):\n${out.stdout}\n${out.stderr}`);
-      buildMs = performance.now() - t0;
-    }
-    server = await serve(DIST);
-    origin = `http://localhost:${(server.address() as AddressInfo).port}`;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
-    mkdirSync(SHOTS, { recursive: true });
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
-    console.info(`[site e2e] build ${(buildMs / 1000).toFixed(1)} s; total ${((performance.now() - started) / 1000).toFixed(1)} s`);
-  });
-
-  /** A fresh context + page that records console errors, requests leaving localhost (refused) and failed requests. */
-  async function open(path: string): Promise<{ page: Page; context: BrowserContext; log: PageLog }> {
-    const context = await browser!.newContext({ viewport: { width: 1280, height: 900 } });
-    const log: PageLog = { errors: [], external: [], failed: [] };
-    await context.route('**/*', (route) => {
-      const url = route.request().url();
-      if (new URL(url).origin === origin || url.startsWith('data:') || url.startsWith('blob:')) return route.continue();
-      log.external.push(url);
-      return route.abort('blockedbyclient');
-    });
-    const page = await context.newPage();
-    page.on('console', (m) => {
-      if (m.type() === 'error') log.errors.push(m.text());
-    });
-    page.on('pageerror', (e) => log.errors.push(`pageerror: ${e.message}`));
-    page.on('response', (r) => {
-      if (r.status() >= 400) log.failed.push(`${r.status()} ${r.url()}`);
-    });
-    page.on('requestfailed', (r) => {
-      if (!log.external.includes(r.url())) log.failed.push(`failed ${r.url()}: ${r.failure()?.errorText}`);
-    });
-    await page.goto(`${origin}${path}`);
-    return { page, context, log };
-  }
-
-  /** Wait until the session has shown a run newer than `afterSeq` and is idle; return its state. */
-  async function runAfter(page: Page, afterSeq: number, timeout = 150_000): Promise<RunState> {
-    await page.waitForFunction(
-      (after) => {
-        const lab = window.__maskRcnnLab;
-        const s = lab?.site.session.state;
-        if (s?.phase === 'error') return true;
-        return s !== undefined && !s.busy && s.phase === 'idle' && (s.last?.seq ?? 0) > after;
-      },
-      afterSeq,
-      { timeout, polling: 100 },
-    );
-    return page.evaluate(() => {
-      const lab = window.__maskRcnnLab!;
-      const s = lab.site.session.state;
-      const r = s.last?.trace.result;
-      return {
-        seq: s.last?.seq ?? 0,
-        computed: s.last?.computed ?? [],
-        backend: s.backend?.backend ?? '',
-        phase: s.phase === 'error' ? `error: ${s.error}` : s.phase,
-        numTensors: lab.numTensors(),
-        labels: r ? Array.from(r.labels) : [],
-        boxes: r ? Array.from(r.boxes) : [],
-        scores: r ? Array.from(r.scores) : [],
-        scale: s.last?.trace.sizes.scale ?? 1,
-      };
-    });
-  }
-
-  /** A full-page screenshot from the top (the status bar is sticky). */
-  async function shot(page: Page, name: string): Promise<void> {
-    await page.evaluate(() => window.scrollTo(0, 0));
-    await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-  }
-
-  function expectClean(log: PageLog): void {
-    expect(log.errors, 'console errors').toEqual([]);
-    expect(log.external, 'requests outside localhost').toEqual([]);
-    expect(log.failed, 'failed requests').toEqual([]);
-  }
+  const site = siteBrowser();
+  beforeAll(site.start);
+  afterAll(site.stop);
+  const open = (path: string) => site.open(path);
 
   let webgpuRun: RunState | undefined;
 
@@ -286,15 +117,7 @@ describe.runIf(hasChromium())('the built site in chromium (WebGPU on SwiftShader
       // astronaut.jpg is 512×512; the placeholder model's min_size 96 / max_size 128 → 96×96, padded to 96×96.
       expect(await page.locator('[data-cell="resize"] figcaption').textContent()).toMatch(/512×512 → resized 96×96 → padded 96×96/);
 
-      const setRange = (slot: string, value: number) =>
-        page.evaluate(
-          ([s, v]) => {
-            const input = document.querySelector<HTMLInputElement>(`[data-cell="${s}"] input[type=range]`)!;
-            input.value = String(v);
-            input.dispatchEvent(new Event('input', { bubbles: true }));
-          },
-          [slot, value] as const,
-        );
+      const setRange = (slot: string, value: number) => setSlotRange(page, slot, value);
       await setRange('minSize', 100);
       const second = await runAfter(page, first.seq);
       expect(second.phase).toBe('idle');
