@@ -284,6 +284,20 @@ export function validateConfig(c: MaskRcnnConfig): void {
   check(in01(h.maskThreshold), 'roiHeads.maskThreshold', h.maskThreshold, 'a number in [0, 1]');
 }
 
+/**
+ * `over` laid on `base` (neither mutated): nested objects merge field by field; arrays and values
+ * in `over` replace those in `base`.
+ */
+export function mergeSpecs(base: MaskRcnnSpec, over: MaskRcnnSpec): MaskRcnnSpec {
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [key, value] of Object.entries(over as Record<string, unknown>)) {
+    if (value === undefined) continue;
+    const prev = out[key];
+    out[key] = isPlainObject(value) && isPlainObject(prev) ? mergeSpecs(prev as MaskRcnnSpec, value as MaskRcnnSpec) : value;
+  }
+  return out as MaskRcnnSpec;
+}
+
 /** Fill torchvision's defaults under `spec` (not mutated) and validate the result. */
 export function toConfig(spec: MaskRcnnSpec = {}): MaskRcnnConfig {
   const config = merge(defaultConfig(), spec, '') as MaskRcnnConfig;

@@ -10,7 +10,7 @@
  * recomputes only the stages downstream of the first one the changed config fields affect.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type MaskRcnnConfig, type MaskRcnnSpec, ConfigError, toConfig } from './config.ts';
+import { type MaskRcnnConfig, type MaskRcnnSpec, ConfigError, mergeSpecs, toConfig } from './config.ts';
 import { BoxCoder, filterProposals, gridAnchors, postprocessDetections } from './geometry/index.ts';
 import type { DetectionResult, ProposalResult } from './geometry/index.ts';
 import { type ResNet, loadResNet, resnetBody } from './stages/backbone.ts';
@@ -261,7 +261,7 @@ export async function runMaskRcnn(model: MaskRcnn, image: RgbImage, options: Run
  * stages from the first affected one on are computed. The old trace stays valid; dispose both.
  */
 export async function rerunMaskRcnn(model: MaskRcnn, trace: Trace, changes: MaskRcnnSpec, options: RunOptions = {}): Promise<Trace> {
-  const config = toConfig(mergeSpec(trace.config, changes));
+  const config = toConfig(mergeSpecs(trace.config as MaskRcnnSpec, changes));
   const first = firstAffectedStage(trace.config, config);
   const from = first === null ? STAGES.length : STAGES.indexOf(first);
   const prev = (trace as TraceImpl).state;
@@ -271,16 +271,6 @@ export async function rerunMaskRcnn(model: MaskRcnn, trace: Trace, changes: Mask
   state.body = from > 1 ? prev.body?.retain() : undefined;
   state.fpnMaps = from > 2 ? prev.fpnMaps?.retain() : undefined;
   return execute(model, trace.image, config, from, state, options);
-}
-
-function mergeSpec(base: unknown, spec: unknown): MaskRcnnSpec {
-  if (spec === undefined) return base as MaskRcnnSpec;
-  if (typeof base === 'object' && base !== null && !Array.isArray(base) && typeof spec === 'object' && spec !== null && !Array.isArray(spec)) {
-    const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
-    for (const [k, v] of Object.entries(spec)) out[k] = mergeSpec((base as Record<string, unknown>)[k], v);
-    return out as MaskRcnnSpec;
-  }
-  return spec as MaskRcnnSpec;
 }
 
 async function execute(model: MaskRcnn, image: RgbImage, config: MaskRcnnConfig, from: number, state: State, options: RunOptions): Promise<Trace> {

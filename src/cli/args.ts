@@ -3,6 +3,7 @@
  * torchvision keywords (`--box-score-thresh 0.05`, `--min-size 320`) or as dotted paths of our config
  * (`--roi-heads.box-roi-pool.sampling-ratio 0`).
  */
+import { pathToFileURL } from 'node:url';
 import { ConfigError, type MaskRcnnSpec, TORCHVISION_KEYWORDS, defaultAt, withField } from '../config.ts';
 
 export class UsageError extends Error {
@@ -71,4 +72,22 @@ export function parseArgs(argv: readonly string[], own: Record<string, boolean>)
     }
   }
   return { flags, spec };
+}
+
+/**
+ * Run `main` when `moduleUrl` is the script Node was started with: exit with its code, or print
+ * `error: <message>` (no stack trace) and exit 2 for a UsageError, 1 for anything else.
+ */
+export function runIfMain(moduleUrl: string, main: (argv: readonly string[]) => number | Promise<number>): void {
+  if (process.argv[1] === undefined || moduleUrl !== pathToFileURL(process.argv[1]).href) return;
+  Promise.resolve()
+    .then(() => main(process.argv.slice(2)))
+    .then(
+      (code) => process.exit(code),
+      (e: unknown) => {
+        const err = e as Error;
+        process.stderr.write(`error: ${err.message}\n`);
+        process.exit(err instanceof UsageError ? 2 : 1);
+      },
+    );
 }

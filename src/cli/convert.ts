@@ -7,9 +7,9 @@
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, type MaskRcnnSpec, TORCHVISION_KEYWORDS, toConfig, withField } from '../config.ts';
-import { CheckpointError, loadCheckpoint, MANIFEST_FILE, validateStateDict, writeShards } from '../weights/index.ts';
-import { parseArgs, UsageError } from './args.ts';
+import { type MaskRcnnSpec, TORCHVISION_KEYWORDS, mergeSpecs, toConfig, withField } from '../config.ts';
+import { loadCheckpoint, MANIFEST_FILE, validateStateDict, writeShards } from '../weights/index.ts';
+import { parseArgs, UsageError, runIfMain } from './args.ts';
 
 const USAGE = `usage: npm run convert -- --weights FILE --out DIR [--config-json FILE|JSON] [--shard-mb N] [config fields]
   --weights FILE      torchvision checkpoint: .pth (zip or legacy) or .safetensors
@@ -27,16 +27,6 @@ const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MB`;
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** Deep merge b over a (plain data, neither mutated). */
-function mergeSpecs(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...a };
-  for (const [k, v] of Object.entries(b)) {
-    const prev = out[k];
-    out[k] = isObject(v) && isObject(prev) ? mergeSpecs(prev, v) : v;
-  }
-  return out;
 }
 
 /** --config-json: a file path or inline JSON; torchvision keywords are mapped to our fields. */
@@ -58,7 +48,7 @@ function readConfigJson(arg: string): MaskRcnnSpec {
   if (!isObject(json)) throw new UsageError(`--config-json ${arg}: expected a JSON object of config fields`);
   let spec: MaskRcnnSpec = {};
   for (const [key, value] of Object.entries(json)) {
-    spec = key in TORCHVISION_KEYWORDS ? withField(spec, key, value) : (mergeSpecs(spec, { [key]: value }) as MaskRcnnSpec);
+    spec = key in TORCHVISION_KEYWORDS ? withField(spec, key, value) : mergeSpecs(spec, { [key]: value } as MaskRcnnSpec);
   }
   return spec;
 }
@@ -75,7 +65,7 @@ export function main(argv: readonly string[]): number {
   const shardMb = Number(flags.get('shardMb') ?? 16);
   if (!(shardMb > 0)) throw new UsageError(`--shard-mb ${flags.get('shardMb')}: expected a positive number of MiB`);
   const configJson = flags.get('configJson');
-  const spec = mergeSpecs(configJson ? readConfigJson(configJson) : {}, cliSpec) as MaskRcnnSpec;
+  const spec = mergeSpecs(configJson ? readConfigJson(configJson) : {}, cliSpec);
   const config = toConfig(spec);
 
   let bytes: Uint8Array;
@@ -112,12 +102,4 @@ export function main(argv: readonly string[]): number {
   return 0;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  try {
-    process.exit(main(process.argv.slice(2)));
-  } catch (e) {
-    const err = e as Error;
-    process.stderr.write(`error: ${err.message}\n`);
-    process.exit(err instanceof UsageError ? 2 : err instanceof CheckpointError || err instanceof ConfigError ? 1 : 3);
-  }
-}
+runIfMain(import.meta.url, main);

@@ -12,14 +12,14 @@
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { type MaskRcnnSpec, toConfig } from '../config.ts';
+import { type MaskRcnnSpec, mergeSpecs, toConfig } from '../config.ts';
 import { SceneCocoBuilder } from '../data/coco_export.ts';
 import { SCENE_CLASSES, type SceneOptions, generateScene, parseSeedRange } from '../data/scenes.ts';
 import { type CocoEvaluation, type CocoResult, apOf, evaluateCoco, formatSummary } from '../eval/coco_eval.ts';
 import { encodeRegionRle } from '../io/rle.ts';
 import { type Trace, createMaskRcnn, runMaskRcnn } from '../model.ts';
 import { type Backend, useBackend } from '../node/backend.ts';
-import { UsageError, parseArgs } from './args.ts';
+import { UsageError, parseArgs, runIfMain } from './args.ts';
 import { SCENE_OPTION_FLAGS, sceneOptionsOf } from './scenes.ts';
 import { loadWeightsFile } from './weights_file.ts';
 
@@ -178,22 +178,5 @@ export async function main(argv: readonly string[], options: EvalOptions = {}): 
   return 0;
 }
 
-function mergeSpecs(a: object, b: object): MaskRcnnSpec {
-  const out: Record<string, unknown> = { ...a };
-  for (const [k, v] of Object.entries(b)) {
-    const prev = out[k];
-    out[k] = typeof v === 'object' && v !== null && !Array.isArray(v) && typeof prev === 'object' && prev !== null ? mergeSpecs(prev, v) : v;
-  }
-  return out as MaskRcnnSpec;
-}
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (e: unknown) => {
-      const err = e as Error;
-      process.stderr.write(`error: ${err.message}\n`);
-      process.exit(err instanceof UsageError ? 2 : 1);
-    },
-  );
-}
+runIfMain(import.meta.url, main);

@@ -9,7 +9,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { toConfig } from '../config.ts';
+import { mergeSpecs, toConfig } from '../config.ts';
 import { COCO_CATEGORIES } from '../coco.ts';
 import { decodeImage } from '../io/image.ts';
 import { encodeNpy } from '../io/npy.ts';
@@ -17,7 +17,7 @@ import { encodeRegionRle } from '../io/rle.ts';
 import { DUMP_NAMES, type Trace, createMaskRcnn, runMaskRcnn } from '../model.ts';
 import { type Backend, useBackend } from '../node/backend.ts';
 import { loadWeightsFile } from './weights_file.ts';
-import { UsageError, parseArgs } from './args.ts';
+import { UsageError, parseArgs, runIfMain } from './args.ts';
 
 const USAGE = `usage: npm run infer -- --weights FILE --image FILE [--out result.json] [--dump-stages DIR]
                      [--backend wasm|cpu|webgpu] [--quiet] [config fields]
@@ -124,22 +124,5 @@ export async function main(argv: readonly string[]): Promise<number> {
   return 0;
 }
 
-function mergeSpecs(a: object, b: object): object {
-  const out: Record<string, unknown> = { ...a };
-  for (const [k, v] of Object.entries(b)) {
-    const prev = out[k];
-    out[k] = typeof v === 'object' && v !== null && !Array.isArray(v) && typeof prev === 'object' && prev !== null ? mergeSpecs(prev, v) : v;
-  }
-  return out;
-}
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (e: unknown) => {
-      const err = e as Error;
-      process.stderr.write(`error: ${err.message}\n`);
-      process.exit(err instanceof UsageError ? 2 : 1);
-    },
-  );
-}
+runIfMain(import.meta.url, main);

@@ -11,7 +11,7 @@ import { PNG } from 'pngjs';
 import { SceneCocoBuilder, sceneFileName } from '../data/coco_export.ts';
 import { type SceneOptions, generateScene, parseSeedRange, sceneConfig } from '../data/scenes.ts';
 import type { RgbImage } from '../types.ts';
-import { UsageError, parseArgs } from './args.ts';
+import { UsageError, parseArgs, runIfMain } from './args.ts';
 
 const USAGE = `usage: npm run scenes -- --seeds A-B --out DIR [--width 256] [--height 256] [--min-instances 3]
                       [--max-instances 10] [--min-size 8] [--max-size S] [--noise 10] [--antialias true|false]
@@ -97,13 +97,4 @@ export async function main(argv: readonly string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (e: unknown) => {
-      const err = e as Error;
-      process.stderr.write(`error: ${err.message}\n`);
-      process.exit(err instanceof UsageError ? 2 : 1);
-    },
-  );
-}
+runIfMain(import.meta.url, main);
