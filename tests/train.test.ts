@@ -13,6 +13,7 @@ import { createMaskRcnn, runMaskRcnn } from '../src/model.ts';
 import { useBackend } from '../src/node/backend.ts';
 import { main as trainMain } from '../src/cli/train.ts';
 import { UsageError } from '../src/cli/args.ts';
+import { loadWeightsFile } from '../src/cli/weights_file.ts';
 import { type CheckpointFs, FILES, TrainCheckpointError, loadTrainCheckpoint, saveCheckpoint } from '../src/train/checkpoint.ts';
 import type { TrainSample } from '../src/train/data.ts';
 import { featuresForward, poolBatch } from '../src/train/forward.ts';
@@ -294,6 +295,10 @@ describe('npm run train (src/cli/train.ts)', () => {
     const saved = JSON.parse(readFileSync(join(dir, FILES.config), 'utf8')) as { backbone: { baseWidth: number }; numClasses: number };
     expect(saved.backbone.baseWidth).toBe(8);
     expect(saved.numClasses).toBe(7);
+    // DIR is also a converted model with its config: the engine loads it with no config flags
+    const loaded = await loadWeightsFile(dir);
+    expect(loaded.spec).toEqual(JSON.parse(readFileSync(join(dir, FILES.config), 'utf8')));
+    createMaskRcnn(loaded.stateDict, loaded.spec).dispose();
   }, 120_000);
 
   it('main without --resume on a directory with a checkpoint refuses, naming --resume', async () => {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../src/data/random.ts';
 import { BoxCoder } from '../src/geometry/index.ts';
 import { useBackend } from '../src/node/backend.ts';
-import { registerTrainingKernels } from '../src/train/kernels.ts';
+import { registerTrainingGradients, registerTrainingKernels } from '../src/train/kernels.ts';
 import { bceWithLogits, crossEntropy, fastRcnnLoss, maskLoss, rpnLoss, smoothL1 } from '../src/train/losses.ts';
 import {
   BELOW_LOW_THRESHOLD as BG, BETWEEN_THRESHOLDS as IGNORE, iouMatrix, maskTargets, matchPredictions, roiTargets, rpnTargets, sampleBalanced,
@@ -286,8 +286,9 @@ describe('wasm training kernels equal the cpu backend', () => {
   const expected = new Map<string, Float32Array[]>();
 
   beforeAll(async () => {
+    // The reference: the cpu backend's own kernels (only the gradient functions registered).
     await useBackend('cpu');
-    registerTrainingKernels();
+    registerTrainingGradients();
     for (const c of cases) {
       const out = c.run();
       expected.set(c.name, await Promise.all(out.map(async (t) => (await t.data()) as Float32Array)));
@@ -317,6 +318,20 @@ describe('wasm training kernels equal the cpu backend', () => {
       });
     });
   }
+
+  it('the cpu Conv2DBackpropFilter replacement equals the cpu backend’s own kernel', async () => {
+    await useBackend('cpu');
+    registerTrainingKernels();
+    for (const name of ['conv 3×3 s2 p1: dx (original kernel), dW', 'conv 7×7 s2 p3 (stem)']) {
+      const out = cases.find((c) => c.name === name)!.run();
+      const got = (await out[1]!.data()) as Float32Array;
+      tf.dispose(out);
+      const want = expected.get(name)![1]!;
+      const scale = Math.max(1, ...Array.from(want, Math.abs));
+      expect(Math.max(...Array.from(got, (g, k) => Math.abs(g - want[k]!))) / scale, name).toBeLessThan(1e-5);
+    }
+    await useBackend('wasm');
+  });
 
   it('the stridedSlice gradient puts dy at every other position and zeros between', async () => {
     const g = tf.grads((x: tf.Tensor) => tf.sum(tf.mul(tf.stridedSlice(x, [0, 0], [3, 5], [2, 2]), tf.tensor2d([[1, 2, 3], [4, 5, 6]]))))([tf.zeros([3, 5])]);

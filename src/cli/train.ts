@@ -4,7 +4,8 @@
  *
  * Trains the small Mask R-CNN (src/train/recipe.ts) on synthetic scenes generated on the fly from
  * the train seed range, and keeps a resumable checkpoint in DIR (model.safetensors is a torchvision
- * state dict the engine loads with DIR/config.json). Progress goes to stderr: one line rewritten in
+ * state dict the engine loads with DIR/config.json; DIR/model.json is the same model converted, with
+ * its config: `npm run eval -- --weights DIR …`). Progress goes to stderr: one line rewritten in
  * place on a terminal, else a line every --log-every steps; every step's losses go to DIR/loss.jsonl.
  * Ctrl-C finishes the current step, saves, and exits with status 130.
  */
@@ -237,7 +238,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     if (stopping && session.step % saveEvery !== 0) await save();
     if (tty) process.stderr.write('\n');
-    log(`[train] ${stopping ? 'stopped' : 'done'} at step ${session.step}; weights in ${join(dir, FILES.model)} (config ${join(dir, FILES.config)})`);
+    log(`[train] ${stopping ? 'stopped' : 'done'} at step ${session.step}; weights in ${join(dir, FILES.model)} (config ${join(dir, FILES.config)}); ` +
+      `evaluate with: npm run eval -- --weights ${dir} --seeds 1000000-1000499`);
     return stopping ? 130 : 0;
   } finally {
     process.off('SIGINT', onSigint);

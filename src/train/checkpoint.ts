@@ -4,6 +4,8 @@
  *                          loads, `createMaskRcnn(readCheckpoint(bytes), config)`
  *   optimizer.safetensors  the optimizer buffers, `<param>.<buffer>` in torchvision's layout
  *   config.json            the model config (pass it to the engine with the weights)
+ *   model.json + weights-*.bin  the same weights converted (src/weights/shards.ts) with the config
+ *                          inside: `npm run infer|eval -- --weights DIR` needs no config flags
  *   state.json             step, model config, training recipe, elapsed time: the commit point
  *   loss.jsonl             one line of losses per step (written by the CLI)
  * Files are written to `*.tmp` and renamed, state.json last; both safetensors carry the step in their
@@ -17,7 +19,7 @@
 import type { MaskRcnnConfig } from '../config.ts';
 import type { SceneOptions } from '../data/scenes.ts';
 import type { NamedTensor, StateDict } from '../types.ts';
-import { readSafetensors, writeSafetensors } from '../weights/index.ts';
+import { MANIFEST_FILE, readSafetensors, writeSafetensors, writeShards } from '../weights/index.ts';
 import type { Optimizer, OptimizerConfig } from './optimizer.ts';
 import { type TrainableMaskRcnn, exportStateDict, permutationOf, toOurs, toTorch } from './params.ts';
 import * as tf from '@tensorflow/tfjs-core';
@@ -99,8 +101,11 @@ export async function saveCheckpoint(fs: CheckpointFs, dir: string, model: Train
       buffers.set(`${name}.${buffer}`, { shape: p.torchShape.slice(), dtype: 'float32', data: toTorch((await v.data()) as Float32Array, perm) });
     }
   }
+  const converted = writeShards(stateDict, { config: state.config });
   const files: [string, Uint8Array | string][] = [
     [FILES.model, writeSafetensors(stateDict, meta)],
+    ...converted.shards.map((bytes, i) => [converted.manifest.shards[i]!.file, bytes] as [string, Uint8Array]),
+    [MANIFEST_FILE, `${JSON.stringify(converted.manifest)}\n`],
     [FILES.optimizer, writeSafetensors(buffers, { ...meta, kind: optimizer.cfg.kind })],
     [FILES.config, `${JSON.stringify(state.config, null, 2)}\n`],
     [FILES.state, `${JSON.stringify(state, null, 2)}\n`],
