@@ -99,6 +99,10 @@ export function featureMapsFigure(data: FeatureMapsData, options: FeatureMapsOpt
       el('rect', { x: 0, y: top, width: pw, height: panelH, fill: 'none', stroke: '#333', 'stroke-width': 0.75 }),
       el('rect', { x: 0, y: top, width: data.resized[1] * k, height: data.resized[0] * k, fill: 'none', stroke: '#fff', 'stroke-dasharray': '4 3', 'stroke-width': 1.2 }),
     );
+    if (s.min === s.max) {
+      // A channel that is constant here (often a ReLU that never fired on this image).
+      g.append(el('text', { x: pw / 2, y: top + panelH / 2, 'text-anchor': 'middle', 'font-size': 11, fill: '#fff' }, `all ${fmt(s.min)}: try another channel`));
+    }
     g.append(viridisLegend(0, top + panelH + 8, pw, fmt(s.min), fmt(s.max)));
     g.append(el('text', { x: 0, y: top + panelH + 46, 'font-size': 10, fill: '#333' }, `one cell = ${level.stride[1]}×${level.stride[0]} image px`));
     svg.append(g);
