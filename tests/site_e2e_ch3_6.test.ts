@@ -1,6 +1,8 @@
 /**
- * Chapters 3–6 of the built site in chromium (WebGPU on SwiftShader), with the shared harness of
- * tests/support/site_browser.ts (one build for the file; SITE_E2E_REUSE_BUILD=1 reuses dist/). Each
+ * Chapters 3–6 of the built site in chromium, with the shared harness of tests/support/site_browser.ts
+ * (one build for the file; SITE_E2E_REUSE_BUILD=1 reuses dist/). Chapter 5 runs on WebGPU
+ * (SwiftShader); 3, 4 and 6 on wasm through the URL, which starts in seconds where SwiftShader
+ * compiles shaders for ~20 s (tests/site_e2e.test.ts compares the two backends). Each
  * chapter loads with no console error, no request outside localhost and none that fails, and draws
  * its figures from the engine's trace; chapter 5's NMS threshold slider changes the proposals figure
  * and re-runs from the proposals stage on (backbone, FPN, RPN head and anchors reused, read from the
@@ -16,7 +18,7 @@ describe.runIf(hasChromium())('chapters 3–6 of the built site in chromium', ()
   afterAll(site.stop);
 
   it('chapter 3 (/backbone/) draws C2–C5 and P2–P6 with their strides and the FPN diagram; a channel slider redraws without re-running the engine', async () => {
-    const { page, context, log } = await site.open('/backbone/');
+    const { page, context, log } = await site.open('/backbone/?backend=wasm');
     try {
       const first = await runAfter(page, 0);
       expect(first.phase).toBe('idle');
@@ -41,8 +43,8 @@ describe.runIf(hasChromium())('chapters 3–6 of the built site in chromium', ()
     }
   });
 
-  it('chapter 4 (/anchors/) draws the 3 anchors of a chosen cell and counts h·w·A per level; clicking the image moves the cell', async () => {
-    const { page, context, log } = await site.open('/anchors/?level=1&x=3&y=2');
+  it('chapter 4 (/anchors/) draws the 3 anchors of a chosen cell and counts h·w·A per level; arrow keys on the focused figure and clicks move the cell', async () => {
+    const { page, context, log } = await site.open('/anchors/?backend=wasm&level=1&x=3&y=2');
     try {
       await runAfter(page, 0);
       const fig = page.locator('[data-cell="anchors"] figure svg');
@@ -54,9 +56,17 @@ describe.runIf(hasChromium())('chapters 3–6 of the built site in chromium', ()
       expect(table).toMatch(/\[-8, -16, 56, 48\]/);
       // P2 24·32·3 + P3 12·16·3 + P4 6·8·3 + P5 3·4·3 + P6 2·2·3 = 3,072
       expect(await page.locator('[data-cell="counts"] figcaption').textContent()).toMatch(/3,072 in total/);
+      // The keyboard: focus the figure, → moves one cell right; the redrawn figure keeps the focus.
+      await fig.focus();
+      await page.keyboard.press('ArrowRight');
+      await expect.poll(() => new URL(page.url()).searchParams.get('x')).toBe('4');
+      await page.locator('[data-cell="anchors"] svg [data-cell="2,4"]').waitFor();
+      await expect.poll(() => page.evaluate(() => document.activeElement?.closest('[data-cell="anchors"]') !== null)).toBe(true);
+      await page.keyboard.press('ArrowDown');
+      await expect.poll(() => new URL(page.url()).searchParams.get('y')).toBe('3');
       const box = (await fig.boundingBox())!;
       await fig.click({ position: { x: box.width * 0.9, y: box.height * 0.1 } });
-      await expect.poll(() => new URL(page.url()).searchParams.get('x')).not.toBe('3');
+      await expect.poll(() => new URL(page.url()).searchParams.get('x')).not.toBe('4');
       await fig.waitFor();
       await shot(page, 'chapter-4-anchors');
       expectClean(log);
@@ -110,7 +120,7 @@ describe.runIf(hasChromium())('chapters 3–6 of the built site in chromium', ()
   });
 
   it('chapter 6 (/levels/): the scatter counts RoIs per level by the rule; the canonical scale slider re-runs from the box RoI pooling', async () => {
-    const { page, context, log } = await site.open('/levels/');
+    const { page, context, log } = await site.open('/levels/?backend=wasm');
     try {
       const first = await runAfter(page, 0);
       await page.locator('[data-cell="scatter"] figure svg').waitFor();

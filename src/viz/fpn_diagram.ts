@@ -44,7 +44,8 @@ export function fpnDiagram(data: FpnDiagramData, options: FpnDiagramOptions = {}
   const px = 560;
   const arrow = (x1: number, y1: number, x2: number, y2: number, label = '', dy = -5, dashed = false) => {
     svg.append(el('line', { x1, y1, x2, y2, stroke: '#333', 'stroke-width': 1.3, 'marker-end': 'url(#fpn-arrow)', 'stroke-dasharray': dashed ? '4 3' : undefined }));
-    if (label) svg.append(el('text', { x: (x1 + x2) / 2, y: (y1 + y2) / 2 + dy, 'text-anchor': 'middle', 'font-size': 11 }, label));
+    if (label && x1 === x2) svg.append(el('text', { x: x1 + 8, y: (y1 + y2) / 2 + 4, 'font-size': 11 }, label));
+    else if (label) svg.append(el('text', { x: (x1 + x2) / 2, y: (y1 + y2) / 2 + dy, 'text-anchor': 'middle', 'font-size': 11 }, label));
   };
   svg.append(
     el('text', { x: cx, y: 16, 'font-weight': 600 }, 'backbone (bottom-up)'),
