@@ -41,7 +41,8 @@ export function roiPicker(data: Omit<RoiChoicesData, 'selected'>, options: RoiPi
   root.className = 'roi-picker';
   const id = `roi-picker-${++uid}`;
   let drawn: Box4 | null = null;
-  root.value = resolveRoi(parseRoiParam(getParam(param)), data.detections.boxes, data.proposals);
+  const ref = parseRoiParam(getParam(param));
+  root.value = resolveRoi(ref?.kind === 'custom' && !options.allowCustom ? null : ref, data.detections.boxes, data.proposals);
   if (root.value?.kind === 'custom') drawn = root.value.box;
 
   const row = root.appendChild(document.createElement('div'));

@@ -52,6 +52,9 @@ export function roiChoicesFigure(data: RoiChoicesData, options: RoiChoicesOption
   svg.setAttribute('height', String(Math.round(h * k)));
   svg.setAttribute('font-size', String(11 / k));
   svg.style.touchAction = 'none';
+  // It holds buttons (the RoIs): a group, not an image (an image's content is not operable).
+  svg.setAttribute('role', 'group');
+  svg.setAttribute('aria-label', 'RoIs to choose from: detections and proposals on the image');
   svg.append(el('image', { href: options.imageHref ?? imageToDataUrl(data.image), x: 0, y: 0, width: w, height: h, preserveAspectRatio: 'none' }));
   const box = (b: Float32Array, i: number): Box4 => [b[4 * i]!, b[4 * i + 1]!, b[4 * i + 2]!, b[4 * i + 3]!];
   const rect = (b: Box4, attrs: Record<string, string | number>) =>

@@ -67,6 +67,11 @@ export function roiGridFigure(data: RoiGridData, options: RoiGridOptions = {}): 
   const svg = svgRoot(Math.max(gridW + 2 * left, 300), top + gridH + legendH, options.title ?? `${NAMES[g.pooler]} on the feature grid`,
     `${rows}×${cols} cells of the ${g.featureSize[0]}×${g.featureSize[1]} map around the RoI; ${g.outputSize[0]}×${g.outputSize[1]} bins.`);
   svg.setAttribute('data-pooler', g.pooler);
+  if (options.onBinClick) {
+    // Its bins are buttons: a group, not an image (an image's content is not operable).
+    svg.setAttribute('role', 'group');
+    svg.setAttribute('aria-label', `${options.title ?? NAMES[g.pooler]} on the feature grid; the bins are buttons`);
+  }
   const X = (u: number) => left + (u - w.col0) * c;
   const Y = (v: number) => top + (v - w.row0) * c;
   const colours = options.scale ?? valueScale(windowValues(plane, w));
