@@ -1,17 +1,32 @@
 /**
- * The WGSL program of the RoI pooling kernels for tfjs-backend-webgpu: one invocation per output
- * element (k, ph, pw, c) of [K, PH, PW, C], one dispatch for all RoIs and, for the multi-scale op,
- * all pyramid levels (each level map is its own program input; a RoI's level selects which one it
- * reads). It follows roi_geometry.ts line for line (torchvision semantics, float32).
+ * The WGSL program of the RoI pooling kernels for tfjs-backend-webgpu: one dispatch for all RoIs
+ * and, for the multi-scale op, all pyramid levels (each level map is its own program input; a RoI's
+ * level selects which one it reads). It follows roi_geometry.ts line for line (torchvision
+ * semantics, float32).
+ *
+ * Work split: a bin (k, ph, pw) of the output [K, PH, PW, C] is pooled by `threadsPerBin`
+ * invocations; invocation t computes the bin's geometry once (frame, bin size, each sampling point's
+ * four neighbours and weights, or RoIPool's cells) and applies it to channel groups t, t + T,
+ * t + 2T, … (T = threadsPerBin, GROUPS_PER_THREAD groups each, unrolled so the accumulators stay in
+ * registers). A group is a vec4<f32> of 4 channels when C is a multiple of 4 (maps read and output
+ * written as vec4), else one channel. Neighbouring invocations read neighbouring groups of the same
+ * cell (contiguous NHWC memory). Per channel, the sampling points are summed in the same order as
+ * with one invocation per output element (the previous layout): max and RoIPool results are
+ * bit-identical to it, averages within 2.4e-7 (the shader compiler's rounding of the inlined
+ * weighted sum). On SwiftShader this is ≈ 5× less work than one invocation per element, which
+ * recomputed the geometry, two correctly rounded divisions included, for every channel
+ * (bench/kernels.ts).
  *
  * Division: WGSL lets `a / b` be off by 2.5 ULP, which would move RoIPool bin edges and adaptive
  * grid sizes whenever roi size / PH is an integer. The shader divides with `divRn`, a correctly
  * rounded float32 division by long division of the mantissas (integer ops only), so bin sizes and
  * sampling points are bit-identical to the CPU twin's. +, − and × are correctly rounded in WGSL.
+ * A power-of-two divisor (a sampling grid of 2 or 4) takes a shortcut: a · 2^−e is exact.
  *
- * Inputs: `F0 … F{L-1}` (maps, NHWC float32), then `Rois` [K, 5] (single-map ops) or `Boxes` [K, 4]
- * + `Levels` [K] int32 (multi-scale). Uniforms: samplingRatio, aligned, scale0 … scale{L-1}.
- * `shaderKey` encodes every compile-time branch: pooler, mode, number of maps, single/multi.
+ * Inputs: `F0 … F{L-1}` (maps, NHWC float32, as vec4 when C % 4 = 0), then `Rois` [K, 5]
+ * (single-map ops) or `Boxes` [K, 4] + `Levels` [K] int32 (multi-scale). Uniforms: threads,
+ * threadsPerBin, samplingRatio, aligned, scale0 … scale{L-1}. `shaderKey` encodes every
+ * compile-time branch: pooler, mode, number of maps, single/multi, group width and count.
  *
  * This file imports nothing from @tensorflow/tfjs-backend-webgpu at run time (types only), so
  * importing the kernels never registers the webgpu backend.
@@ -24,6 +39,12 @@ import {
 } from './roi_ops.ts';
 
 const WORKGROUP = 64;
+/**
+ * Channel groups (of 4 channels when C % 4 = 0, else of 1) pooled by one invocation: its bin's
+ * geometry (frame, sampling points, bilinear taps) is computed once for all of them. 8 groups =
+ * 32 channels per invocation, 8 invocations per bin at C = 256 (see the header).
+ */
+const GROUPS_PER_THREAD = 8;
 
 export class RoiPoolProgram implements WebGPUProgram {
   outputShape: number[];
@@ -33,7 +54,12 @@ export class RoiPoolProgram implements WebGPUProgram {
   variableNames: string[];
   uniforms: string;
   workgroupSize: [number, number, number] = [WORKGROUP, 1, 1];
-  size = true;
+  /** 4: channels are read and written as vec4<f32> (C a multiple of 4), else 1 */
+  outputComponent: number;
+  variableComponents: number[];
+  /** invocations per bin (k, ph, pw); invocation t pools channel groups t, t + threadsPerBin, … */
+  threadsPerBin: number;
+  threads: number;
 
   constructor(
     readonly pooler: RoiPooler,
@@ -45,17 +71,22 @@ export class RoiPoolProgram implements WebGPUProgram {
   ) {
     this.outputShape = outputShape;
     this.dispatchLayout = { x: [0, 1, 2, 3] };
-    const size = outputShape.reduce((p, d) => p * d, 1);
-    this.dispatch = [Math.ceil(size / WORKGROUP), 1, 1];
+    this.outputComponent = outputShape[3] % 4 === 0 ? 4 : 1;
+    const groups = outputShape[3] / this.outputComponent;
+    this.threadsPerBin = Math.ceil(groups / GROUPS_PER_THREAD);
+    this.threads = outputShape[0] * outputShape[1] * outputShape[2] * this.threadsPerBin;
+    this.dispatch = [Math.ceil(this.threads / WORKGROUP), 1, 1];
     const maps = Array.from({ length: numMaps }, (_, l) => `F${l}`);
     this.variableNames = multi ? [...maps, 'Boxes', 'Levels'] : [...maps, 'Rois'];
-    this.uniforms = 'samplingRatio : i32, aligned : i32, ' + maps.map((_, l) => `scale${l} : f32, `).join('');
-    this.shaderKey = `roiPool_${pooler}_${mode}_${numMaps}_${multi ? 'multi' : 'single'}`;
+    this.variableComponents = [...maps.map(() => this.outputComponent), ...(multi ? [1, 1] : [1])];
+    this.uniforms = 'threads : i32, threadsPerBin : i32, samplingRatio : i32, aligned : i32, ' + maps.map((_, l) => `scale${l} : f32, `).join('');
+    this.shaderKey = `roiPool_${pooler}_${mode}_${numMaps}_${multi ? 'multi' : 'single'}_${this.outputComponent}x${GROUPS_PER_THREAD}`;
   }
 
   getUserCode(): string {
+    const T = this.outputComponent === 4 ? 'vec4<f32>' : 'f32';
     const levels = Array.from({ length: this.numMaps }, (_, l) => l);
-    const perLevel = levels.map((l) => (this.pooler === 'roiPool' ? roiPoolLevel(l) : sampleLevel(l, this.pooler, this.mode))).join('\n');
+    const perLevel = levels.map((l) => (this.pooler === 'roiPool' ? roiPoolLevel(l, T) : sampleLevel(l, this.pooler, this.mode, T))).join('\n');
     const readRoi = this.multi
       ? `let roi = vec4<f32>(Boxes[k * 4], Boxes[k * 4 + 1], Boxes[k * 4 + 2], Boxes[k * 4 + 3]);
         let b = 0;
@@ -63,23 +94,29 @@ export class RoiPoolProgram implements WebGPUProgram {
       : `let roi = vec4<f32>(Rois[k * 5 + 1], Rois[k * 5 + 2], Rois[k * 5 + 3], Rois[k * 5 + 4]);
         let b = i32(Rois[k * 5]);
         let level = 0;`;
-    const dispatchLevels = levels
-      .map((l) => `if (level == ${l}) { value = poolLevel${l}(roi, b, ph, pw, c); }`)
-      .join(' else ');
+    const dispatchLevels = levels.map((l) => `if (level == ${l}) { poolLevel${l}(roi, b, ph, pw, t, out0); }`).join(' else ');
     return `
       ${COMMON_WGSL}
+
+      // Output element of channel group g of this bin: out0 + g (in units of ${T}).
+      fn writeZeros(t : i32, out0 : i32) {
+        for (var g = t; g < uniforms.outShape[3] / ${this.outputComponent}; g += uniforms.threadsPerBin) {
+          setOutputAtIndex(out0 + g, ${T}(0.0));
+        }
+      }
       ${perLevel}
       fn main(index : i32) {
-        if (index >= uniforms.size) { return; }
-        let coords = getCoordsFromIndex(index);
-        let k = coords[0];
-        let ph = coords[1];
-        let pw = coords[2];
-        let c = coords[3];
+        if (index >= uniforms.threads) { return; }
+        // index → (bin, t), bin = (k, ph, pw)
+        let bin = index / uniforms.threadsPerBin;
+        let t = index - bin * uniforms.threadsPerBin;
+        let out0 = bin * (uniforms.outShape[3] / ${this.outputComponent});
+        let pw = bin % uniforms.outShape[2];
+        let row = bin / uniforms.outShape[2];
+        let ph = row % uniforms.outShape[1];
+        let k = row / uniforms.outShape[1];
         ${readRoi}
-        var value = 0.0;
-        ${dispatchLevels}
-        setOutputAtIndex(index, value);
+        ${dispatchLevels} else { writeZeros(t, out0); }
       }
     `;
   }
@@ -96,6 +133,7 @@ export const COMMON_WGSL = `
 
   // Correctly rounded (to nearest, ties to even) a / b for normal a, b and a normal quotient, by
   // long division of the 24-bit mantissas; zeros, subnormals and overflow fall back to a / b.
+  // b a power of two (a sampling grid of 2 or 4): a · (1 / b), exact since 1 / b is, when normal.
   fn divRn(a : f32, b : f32) -> f32 {
     let q0 = a / b;
     let ua = bitcast<u32>(a);
@@ -103,6 +141,12 @@ export const COMMON_WGSL = `
     let ea = i32((ua >> 23u) & 0xffu);
     let eb = i32((ub >> 23u) & 0xffu);
     if (ea == 0 || ea == 255 || eb == 0 || eb == 255) { return q0; }
+    if ((ub & 0x7fffffu) == 0u && eb <= 253) {
+      let p = a * bitcast<f32>((ub & 0x80000000u) | (u32(254 - eb) << 23u));
+      let ep = (bitcast<u32>(p) >> 23u) & 0xffu;
+      if (ep != 0u && ep != 255u) { return p; }
+      return q0;
+    }
     let ma = (ua & 0x7fffffu) | 0x800000u;
     let mb = (ub & 0x7fffffu) | 0x800000u;
     var e = ea - eb;
@@ -126,8 +170,31 @@ export const COMMON_WGSL = `
   }
 `;
 
-/** RoIAlign / RoIWarp on level l: frame, sampling points, bilinear taps, average or max. */
-function sampleLevel(l: number, pooler: RoiPooler, mode: RoiReduce): string {
+/** The code of channel groups j = 0 … GROUPS_PER_THREAD − 1, one after the other (accumulators stay in registers). */
+function unroll(code: (j: number) => string): string {
+  return Array.from({ length: GROUPS_PER_THREAD }, (_, j) => code(j)).join('\n');
+}
+
+/**
+ * Per level l, the map reads of one invocation: `image` is the start of image b in units of T,
+ * CT the channel groups per cell (C / 4 for vec4<f32>), group g of cell (y, x) is
+ * F[image + (y·W + x)·CT + g].
+ */
+function mapLayout(l: number, T: string): string {
+  return `let H = uniforms.f${l}Shape[1];
+      let W = uniforms.f${l}Shape[2];
+      let CT = uniforms.f${l}Shape[3]${T === 'f32' ? '' : ' / 4'};
+      let step = uniforms.threadsPerBin;
+      if (b < 0 || b >= uniforms.f${l}Shape[0]) { writeZeros(t, out0); return; }
+      let image = b * H * W * CT;
+      let scale = uniforms.scale${l};`;
+}
+
+/**
+ * RoIAlign / RoIWarp on level l: frame, then per sampling point its bilinear taps (computed once),
+ * applied to each of the invocation's channel groups; average or max.
+ */
+function sampleLevel(l: number, pooler: RoiPooler, mode: RoiReduce, T: string): string {
   const frame = pooler === 'roiAlign'
     ? `let o = select(0.0, 0.5, uniforms.aligned != 0);
       let startX = roi.x * scale - o;
@@ -146,39 +213,13 @@ function sampleLevel(l: number, pooler: RoiPooler, mode: RoiReduce): string {
       let endY = roundHalfAway(roi.w * scale);
       let roiW = max(endX - startX, 1.0);
       let roiH = max(endY - startY, 1.0);`;
-  const reduce = mode === 'avg'
-    ? { init: 'var acc = 0.0;', add: 'acc = acc + v;', done: 'return acc / f32(max(gridH * gridW, 1));' }
-    : { init: 'var acc = bitcast<f32>(0xff7fffffu); // -FLT_MAX', add: 'acc = max(acc, v);', done: 'return acc;' };
+  const avg = mode === 'avg';
+  const init = avg ? `${T}(0.0)` : `${T}(bitcast<f32>(0xff7fffffu)) /* -FLT_MAX */`;
+  const add = (j: number, v: string) => (avg ? `acc${j} = acc${j} + ${v};` : `acc${j} = max(acc${j}, ${v});`);
+  const done = (j: number) => (avg ? `acc${j} / f32(max(gridH * gridW, 1))` : `acc${j}`);
   return `
-    fn bilinearLevel${l}(base : i32, yIn : f32, xIn : f32, H : i32, W : i32, C : i32) -> f32 {
-      if (!(yIn >= -1.0 && yIn <= f32(H) && xIn >= -1.0 && xIn <= f32(W))) { return 0.0; }
-      var y = max(yIn, 0.0);
-      var x = max(xIn, 0.0);
-      var yLow = i32(y);
-      var xLow = i32(x);
-      var yHigh = yLow + 1;
-      var xHigh = xLow + 1;
-      if (yLow >= H - 1) { yLow = H - 1; yHigh = H - 1; y = f32(yLow); }
-      if (xLow >= W - 1) { xLow = W - 1; xHigh = W - 1; x = f32(xLow); }
-      let ly = y - f32(yLow);
-      let lx = x - f32(xLow);
-      let hy = 1.0 - ly;
-      let hx = 1.0 - lx;
-      let w1 = hy * hx;
-      let w2 = hy * lx;
-      let w3 = ly * hx;
-      let w4 = ly * lx;
-      return w1 * F${l}[base + (yLow * W + xLow) * C] + w2 * F${l}[base + (yLow * W + xHigh) * C]
-           + w3 * F${l}[base + (yHigh * W + xLow) * C] + w4 * F${l}[base + (yHigh * W + xHigh) * C];
-    }
-
-    fn poolLevel${l}(roi : vec4<f32>, b : i32, ph : i32, pw : i32, c : i32) -> f32 {
-      let H = uniforms.f${l}Shape[1];
-      let W = uniforms.f${l}Shape[2];
-      let C = uniforms.f${l}Shape[3];
-      if (b < 0 || b >= uniforms.f${l}Shape[0]) { return 0.0; }
-      let base = b * H * W * C + c;
-      let scale = uniforms.scale${l};
+    fn poolLevel${l}(roi : vec4<f32>, b : i32, ph : i32, pw : i32, t : i32, out0 : i32) {
+      ${mapLayout(l, T)}
       ${frame}
       let binH = divRn(roiH, f32(uniforms.outShape[1]));
       let binW = divRn(roiW, f32(uniforms.outShape[2]));
@@ -188,33 +229,56 @@ function sampleLevel(l: number, pooler: RoiPooler, mode: RoiReduce): string {
         gridH = i32(ceil(binH));
         gridW = i32(ceil(binW));
       }
-      if (gridH <= 0 || gridW <= 0) { return 0.0; }
+      if (gridH <= 0 || gridW <= 0) { writeZeros(t, out0); return; }
       let y0 = startY + f32(ph) * binH;
       let x0 = startX + f32(pw) * binW;
-      ${reduce.init}
+      ${unroll((j) => `var acc${j} = ${init};`)}
       for (var iy = 0; iy < gridH; iy++) {
-        let y = y0 + divRn((f32(iy) + 0.5) * binH, f32(gridH));
+        var y = y0 + divRn((f32(iy) + 0.5) * binH, f32(gridH));
         for (var ix = 0; ix < gridW; ix++) {
-          let x = x0 + divRn((f32(ix) + 0.5) * binW, f32(gridW));
-          let v = bilinearLevel${l}(base, y, x, H, W, C);
-          ${reduce.add}
+          var x = x0 + divRn((f32(ix) + 0.5) * binW, f32(gridW));
+          if (!(y >= -1.0 && y <= f32(H) && x >= -1.0 && x <= f32(W))) {
+            // outside the map: the point reads 0
+            ${unroll((j) => add(j, `${T}(0.0)`))}
+            continue;
+          }
+          // bilinear taps: 4 neighbour cells and weights
+          var yy = max(y, 0.0);
+          var xx = max(x, 0.0);
+          var yLow = i32(yy);
+          var xLow = i32(xx);
+          var yHigh = yLow + 1;
+          var xHigh = xLow + 1;
+          if (yLow >= H - 1) { yLow = H - 1; yHigh = H - 1; yy = f32(yLow); }
+          if (xLow >= W - 1) { xLow = W - 1; xHigh = W - 1; xx = f32(xLow); }
+          let ly = yy - f32(yLow);
+          let lx = xx - f32(xLow);
+          let hy = 1.0 - ly;
+          let hx = 1.0 - lx;
+          let w1 = hy * hx;
+          let w2 = hy * lx;
+          let w3 = ly * hx;
+          let w4 = ly * lx;
+          let p1 = image + (yLow * W + xLow) * CT;
+          let p2 = image + (yLow * W + xHigh) * CT;
+          let p3 = image + (yHigh * W + xLow) * CT;
+          let p4 = image + (yHigh * W + xHigh) * CT;
+          ${unroll((j) => `if (t + ${j} * step < CT) {
+            let g = t + ${j} * step;
+            ${add(j, `w1 * F${l}[p1 + g] + w2 * F${l}[p2 + g] + w3 * F${l}[p3 + g] + w4 * F${l}[p4 + g]`)}
+          }`)}
         }
       }
-      ${reduce.done}
+      ${unroll((j) => `if (t + ${j} * step < CT) { setOutputAtIndex(out0 + t + ${j} * step, ${done(j)}); }`)}
     }
   `;
 }
 
 /** RoIPool on level l: quantized bins, max over cells, 0 for an empty bin. */
-function roiPoolLevel(l: number): string {
+function roiPoolLevel(l: number, T: string): string {
   return `
-    fn poolLevel${l}(roi : vec4<f32>, b : i32, ph : i32, pw : i32, c : i32) -> f32 {
-      let H = uniforms.f${l}Shape[1];
-      let W = uniforms.f${l}Shape[2];
-      let C = uniforms.f${l}Shape[3];
-      if (b < 0 || b >= uniforms.f${l}Shape[0]) { return 0.0; }
-      let base = b * H * W * C + c;
-      let scale = uniforms.scale${l};
+    fn poolLevel${l}(roi : vec4<f32>, b : i32, ph : i32, pw : i32, t : i32, out0 : i32) {
+      ${mapLayout(l, T)}
       let startX = i32(roundHalfAway(roi.x * scale));
       let startY = i32(roundHalfAway(roi.y * scale));
       let endX = i32(roundHalfAway(roi.z * scale));
@@ -227,15 +291,18 @@ function roiPoolLevel(l: number): string {
       let hEnd = clamp(i32(ceil(f32(ph + 1) * binH)) + startY, 0, H);
       let wStart = clamp(i32(floor(f32(pw) * binW)) + startX, 0, W);
       let wEnd = clamp(i32(ceil(f32(pw + 1) * binW)) + startX, 0, W);
-      if (hEnd <= hStart || wEnd <= wStart) { return 0.0; }
-      var acc = bitcast<f32>(0xff7fffffu); // -FLT_MAX
+      if (hEnd <= hStart || wEnd <= wStart) { writeZeros(t, out0); return; }
+      ${unroll((j) => `var acc${j} = ${T}(bitcast<f32>(0xff7fffffu)); // -FLT_MAX`)}
       for (var h = hStart; h < hEnd; h++) {
         for (var w = wStart; w < wEnd; w++) {
-          let v = F${l}[base + (h * W + w) * C];
-          if (v > acc) { acc = v; }
+          let p = image + (h * W + w) * CT;
+          ${unroll((j) => `if (t + ${j} * step < CT) {
+            let v = F${l}[p + t + ${j} * step];
+            acc${j} = select(acc${j}, v, v > acc${j}); // a NaN never wins, as torchvision's v > max
+          }`)}
         }
       }
-      return acc;
+      ${unroll((j) => `if (t + ${j} * step < CT) { setOutputAtIndex(out0 + t + ${j} * step, acc${j}); }`)}
     }
   `;
 }
@@ -275,6 +342,8 @@ function webgpuKernel(kernelName: string): KernelFunc {
     const outShape: [number, number, number, number] = [extra[0]!.shape[0]!, a.outputSize[0], a.outputSize[1], maps[0]!.shape[3]!];
     const program = new RoiPoolProgram(a.pooler, a.mode, maps.length, multi, outShape);
     const uniforms = [
+      { type: 'int32', data: [program.threads] },
+      { type: 'int32', data: [program.threadsPerBin] },
       { type: 'int32', data: [a.samplingRatio] },
       { type: 'int32', data: [a.aligned ? 1 : 0] },
       ...a.scales.map((s) => ({ type: 'float32', data: [s] })),
