@@ -1,6 +1,7 @@
 /**
  * `figure(svg, options) → <figure>`: a chart with its caption, "Save SVG" / "Save PNG" buttons and
- * its text alternative (a table or paragraph) in a disclosure the keyboard can open.
+ * its text alternative (a table or paragraph) in a disclosure the keyboard can open. The SVG's
+ * `<title>` is its accessible name; one holding links or focusable parts gets role="group".
  */
 import { savePng, saveSvg } from './save.ts';
 
@@ -20,6 +21,9 @@ export function figure(svg: SVGSVGElement, options: FigureOptions): HTMLElement 
   fig.className = 'lab-figure';
   const frame = fig.appendChild(document.createElement('div'));
   frame.className = 'lab-figure__chart';
+  // A chart with links or focusable parts (stage boxes, RoIs, bins) is a group of controls, not one
+  // image: role="img" would hide them from assistive technology (axe: nested-interactive).
+  if (svg.getAttribute('role') === 'img' && svg.querySelector('a[href], [tabindex]:not([tabindex="-1"])') !== null) svg.setAttribute('role', 'group');
   svg.style.maxWidth = '100%';
   svg.style.height = 'auto';
   frame.append(svg);
