@@ -52,8 +52,9 @@ import { TINY, randomImage } from './support/tiny.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-const dom = new JSDOM('<!doctype html><html><body></body></html>', { url: 'http://localhost/roi-pooling/' });
-const { window } = dom;
+// jsdom's typings here (src/site/jsdom.d.ts) cover the notebook compiler only: this file needs a whole window at a URL.
+const Dom = JSDOM as unknown as new (html: string, options: { url: string }) => { window: Window & typeof globalThis };
+const { window } = new Dom('<!doctype html><html><body></body></html>', { url: 'http://localhost/roi-pooling/' });
 for (const name of ['window', 'document', 'location', 'history', 'Node', 'Element', 'HTMLElement', 'HTMLInputElement', 'HTMLCanvasElement', 'SVGElement', 'Event', 'CustomEvent', 'KeyboardEvent', 'MouseEvent', 'XMLSerializer', 'Option', 'navigator'] as const) {
   Object.defineProperty(globalThis, name, { value: (window as unknown as Record<string, unknown>)[name], configurable: true, writable: true });
 }
