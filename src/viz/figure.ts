@@ -16,6 +16,8 @@ export interface FigureOptions {
   alternativeLabel?: string;
 }
 
+let nextId = 0;
+
 export function figure(svg: SVGSVGElement, options: FigureOptions): HTMLElement {
   const fig = document.createElement('figure');
   fig.className = 'lab-figure';
@@ -29,6 +31,7 @@ export function figure(svg: SVGSVGElement, options: FigureOptions): HTMLElement 
   frame.append(svg);
   const cap = fig.appendChild(document.createElement('figcaption'));
   cap.textContent = options.caption;
+  cap.id = `lab-figure-${(nextId++).toString(36)}-caption`;
   const tools = fig.appendChild(document.createElement('div'));
   tools.className = 'lab-figure__tools';
   const button = (label: string, title: string, action: () => unknown) => {
@@ -36,7 +39,8 @@ export function figure(svg: SVGSVGElement, options: FigureOptions): HTMLElement 
     b.type = 'button';
     b.textContent = label;
     b.title = title;
-    b.setAttribute('aria-label', `${title}: ${options.caption}`);
+    // The name is the visible text (WCAG 2.5.3, label in name); the caption says which figure.
+    b.setAttribute('aria-describedby', cap.id);
     b.addEventListener('click', () => void action());
     return b;
   };

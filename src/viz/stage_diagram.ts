@@ -64,11 +64,15 @@ export function stageDiagram(data: StageDiagramData, options: StageDiagramOption
         'stroke-dasharray': ran ? undefined : '4 3',
       }),
       el('text', { x: x + BOX_W / 2, y: y + 19, 'text-anchor': 'middle', 'font-weight': 600, fill: '#111' }, options.labels[stage]),
+      // Spaces between the lines (not drawn: SVG renders only text inside <text>) keep them words apart in the box's text content.
+      ' ',
       el('text', { x: x + BOX_W / 2, y: y + 35, 'text-anchor': 'middle', fill: '#333' }, ran ? formatMs(ms) : 'reused'),
+      ' ',
       el('text', { x: x + BOX_W / 2, y: y + 50, 'text-anchor': 'middle', fill: href ? '#0056A0' : '#555', 'font-size': 10, 'text-decoration': href ? 'underline' : undefined }, href ? `chapter ${options.chapterOf(stage)} →` : `chapter ${options.chapterOf(stage)} (coming)`),
     );
     if (href) {
-      const a = el('a', { href, 'aria-label': `${options.labels[stage]}: ${ran ? formatMs(ms) : 'reused'}; open chapter ${options.chapterOf(stage)}` });
+      // The name holds the box's visible text in its order (WCAG 2.5.3, label in name).
+      const a = el('a', { href, 'aria-label': `${options.labels[stage]} ${ran ? formatMs(ms) : 'reused'} chapter ${options.chapterOf(stage)} →` });
       a.append(box);
       svg.append(a);
     } else svg.append(box);
