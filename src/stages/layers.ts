@@ -187,7 +187,25 @@ export function convTranspose2d(layer: ConvTranspose2d, x: tf.Tensor4D): tf.Tens
   const [n, h, w] = x.shape;
   const { kernel: k, stride: s } = layer;
   const outShape: [number, number, number, number] = [n, (h - 1) * s + k, (w - 1) * s + k, layer.outChannels];
+  if (k === s) return tf.tidy(() => tf.add(convTransposeBlocks(layer.filter, x), layer.bias));
   return tf.tidy(() => tf.add(tf.conv2dTranspose(x, layer.filter, outShape, s, 'valid'), layer.bias));
+}
+
+/**
+ * A transposed convolution whose stride equals its kernel (the mask head's 2×2, stride 2) writes
+ * each input pixel into its own K×K output block, so it is one matrix product: out[K·i + a, K·j + b, o]
+ * = Σ_c x[i, j, c]·f[a, b, o, c]. Same sums as tf.conv2dTranspose, several times faster on wasm
+ * (whose Conv2DBackpropInput is slow).
+ */
+function convTransposeBlocks(filter: tf.Tensor4D, x: tf.Tensor4D): tf.Tensor4D {
+  const [n, h, w, c] = x.shape;
+  const [k, , o] = filter.shape;
+  // filter [K, K, O, C] → [C, K, K, O] → [C, K·K·O]
+  const matrix = tf.reshape(tf.transpose(filter, [3, 0, 1, 2]), [c, k * k * o]);
+  // x [N, H, W, C] → [N·H·W, C] · [C, K·K·O] → [N·H, W, K, K·O]
+  const blocks = tf.reshape(tf.matMul(tf.reshape(x, [n * h * w, c]), matrix), [n * h, w, k, k * o]);
+  // → [N·H, K, W, K·O] (rows a of each block next to each other) → [N, H·K, W·K, O]
+  return tf.reshape(tf.transpose(blocks, [0, 2, 1, 3]), [n, h * k, w * k, o]);
 }
 
 /** `nn.Linear`, weight stored [in, out] so that y = x·W + b. */
