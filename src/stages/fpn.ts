@@ -73,11 +73,15 @@ export function upsampleNearest(x: tf.Tensor4D, size: [number, number]): tf.Tens
   const [H, W] = size;
   if (H === h && W === w) return x.clone();
   if (H === 2 * h && W === 2 * w) {
-    // The FPN's case (padded sizes are multiples of 32): every cell copied into a 2×2 block, by
-    // broadcasting, which is much faster than two gathers on wasm.
+    // The FPN's case (padded sizes are multiples of 32): every cell copied into a 2×2 block by two
+    // concats, much faster than two gathers on wasm. (Not tf.broadcastTo: WebGPU's Tile reads small
+    // tensors synchronously, which Node cannot.)
     const [, , , c] = x.shape;
-    // [1, h, w, C] → [1, h, 1, w, 1, C] → [1, h, 2, w, 2, C] → [1, 2h, 2w, C]
-    return tf.tidy(() => tf.reshape(tf.broadcastTo(tf.reshape(x, [1, h, 1, w, 1, c]), [1, h, 2, w, 2, c]), [1, H, W, c]));
+    return tf.tidy(() => {
+      const cells = tf.reshape(x, [h, 1, w, 1, c]); // [1, h, w, C] → [h, 1, w, 1, C]
+      const cols = tf.concat([cells, cells], 3); // → [h, 1, w, 2, C]
+      return tf.reshape(tf.concat([cols, cols], 1), [1, H, W, c]); // → [h, 2, w, 2, C] → [1, 2h, 2w, C]
+    });
   }
   return tf.tidy(() => {
     const rows = tf.gather(x, tf.tensor1d(nearestIndices(h, H), 'int32'), 1); // [1, H, w, C]
