@@ -17,7 +17,7 @@
  *             max box and score difference (equal work, not just equal time).
  *   --profile one more wasm run under tf.profile: kernel time per stage and the slowest kernels.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -31,6 +31,8 @@ const PYTHON = '/usr/bin/python3';
 const ORACLE = join(ROOT, 'tests', 'oracle');
 
 const USAGE = `usage: npm run bench -- [options]
+  --kernels ARGS    then the RoI kernel benchmark, bench/kernels.ts, with these arguments (default '--reps 2');
+                    --kernels skip leaves it out
   --size N          torchvision min_size (default 800: 480×640 → 800×1066); e.g. --size 320 for a quick run
   --runs N          inferences per column (default 3: the first, then N−1 steady-state runs)
   --cpu-timeout S   stop the tfjs cpu column after S seconds (default 180)
@@ -57,6 +59,8 @@ interface Options {
   wasmThreads: number;
   cache: string;
   json: string | undefined;
+  /** bench/kernels.ts arguments, or null to skip it */
+  kernels: string[] | null;
 }
 
 function options(argv: string[]): Options {
@@ -75,6 +79,7 @@ function options(argv: string[]): Options {
       'wasm-threads': { type: 'string', default: '1' },
       cache: { type: 'string', default: join(tmpdir(), 'mask-rcnn-lab-bench') },
       json: { type: 'string' },
+      kernels: { type: 'string', default: '--reps 2' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -103,6 +108,7 @@ function options(argv: string[]): Options {
     wasmThreads: int('wasm-threads', values['wasm-threads'], 1),
     cache: resolve(values.cache),
     json: values.json,
+    kernels: values.kernels.trim() === 'skip' ? null : values.kernels.split(/\s+/).filter(Boolean),
   };
 }
 
@@ -499,6 +505,12 @@ async function main(): Promise<void> {
     const dump = Object.fromEntries([...cols].map(([k, c]) => [k, { ...c, events: undefined }]));
     writeFileSync(o.json, `${JSON.stringify({ options: o, meta, columns: dump }, null, 1)}\n`);
     log(`wrote ${o.json}`);
+  }
+  if (o.kernels) {
+    // The kernels section (issue 3): our WGSL RoIAlign vs the tfjs-op composition vs the CPU twin.
+    log(`RoI kernels: bench/kernels.ts ${o.kernels.join(' ')} (--kernels skip leaves this out)`);
+    const r = spawnSync(join(ROOT, 'node_modules', '.bin', 'tsx'), [join(ROOT, 'bench', 'kernels.ts'), ...o.kernels], { stdio: 'inherit' });
+    if (r.status !== 0) throw new Error(`bench/kernels.ts exited with ${r.status ?? r.signal}`);
   }
 }
 
