@@ -16,12 +16,14 @@ import { UsageError } from '../src/cli/args.ts';
 import { loadWeightsFile } from '../src/cli/weights_file.ts';
 import { type CheckpointFs, FILES, TrainCheckpointError, loadTrainCheckpoint, saveCheckpoint } from '../src/train/checkpoint.ts';
 import type { TrainSample } from '../src/train/data.ts';
-import { featuresForward, poolBatch } from '../src/train/forward.ts';
+import type { StateDict } from '../src/types.ts';
+import { type LossTargets, featuresForward, lossForward, poolBatch, totalLoss } from '../src/train/forward.ts';
+import { prepareBatch } from '../src/train/data.ts';
 import { registerTrainingKernels } from '../src/train/kernels.ts';
 import { defaultOptimizerConfig } from '../src/train/optimizer.ts';
 import { createTrainableMaskRcnn, exportStateDict, assignStateDict } from '../src/train/params.ts';
 import { type TrainSession, createSession, restoreSession, runStep, sessionState } from '../src/train/recipe.ts';
-import { batchLosses } from '../src/train/trainer.ts';
+import { batchLosses, computeTargets, rpnOutputs, stepRng } from '../src/train/trainer.ts';
 import { boxHead } from '../src/stages/box_head.ts';
 import { maskHead } from '../src/stages/mask_head.ts';
 import { rng } from './support/random_weights.ts';
@@ -150,6 +152,56 @@ describe('training steps', () => {
       session.dispose();
     }
   }, 60_000);
+});
+
+describe('training on webgpu (Dawn + SwiftShader in Node)', () => {
+  it('the gradients of every parameter on webgpu equal wasm’s for the same weights, batch and targets (≤ 1e-4 of the largest)', async () => {
+    const grads = async (backend: 'wasm' | 'webgpu', sd: StateDict, targets: LossTargets) => {
+      await useBackend(backend);
+      registerTrainingKernels();
+      const model = createTrainableMaskRcnn(config, { stateDict: sd });
+      const prepared = prepareBatch(batch, config.transform);
+      const input = tf.tensor4d(prepared.pixels, prepared.shape);
+      try {
+        const tensors = tf.memory().numTensors;
+        const { value, grads: g } = tf.variableGrads(() => totalLoss(lossForward(model, input, prepared.imageSizes, targets, { mode: 'train' })), model.trainable());
+        const out = new Map<string, Float32Array>();
+        for (const p of model.params.values()) if (p.trainable) out.set(p.name, (await g[p.variable.name]!.data()) as Float32Array);
+        const loss = (await value.data())[0]!;
+        tf.dispose([value, ...Object.values(g)]);
+        expect(tf.memory().numTensors, backend).toBe(tensors);
+        return { out, loss };
+      } finally {
+        input.dispose();
+        model.dispose();
+      }
+    };
+    // Targets from wasm (they depend on the RPN's outputs through the proposals), then the same on both.
+    const init = createTrainableMaskRcnn(config, { seed: 11 });
+    const sd = await exportStateDict(init);
+    const prepared = prepareBatch(batch, config.transform);
+    const input = tf.tensor4d(prepared.pixels, prepared.shape);
+    const targets = computeTargets(config, [prepared.shape[1], prepared.shape[2]], prepared.imageSizes, prepared.gt, await rpnOutputs(init, input), stepRng(0, 0));
+    input.dispose();
+    init.dispose();
+    try {
+      const w = await grads('wasm', sd, targets);
+      const g = await grads('webgpu', sd, targets);
+      expect(g.loss).toBeCloseTo(w.loss, 4);
+      let worst = 0;
+      for (const [name, a] of w.out) {
+        const b = g.out.get(name)!;
+        const scale = Math.max(1e-6, ...Array.from(a, Math.abs));
+        let diff = 0;
+        for (let i = 0; i < a.length; i++) diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+        worst = Math.max(worst, diff / scale);
+        expect(diff / scale, name).toBeLessThan(1e-4);
+      }
+      expect(worst).toBeLessThan(1e-4); // measured 2.7e-6
+    } finally {
+      await useBackend('wasm');
+    }
+  }, 300_000);
 });
 
 describe('checkpoints', () => {
@@ -307,7 +359,7 @@ describe('npm run train (src/cli/train.ts)', () => {
 
   it('main --resume with a changed config field or recipe flag refuses, naming the field', async () => {
     await expect(trainMain(['--out', dir, '--resume', '--fpn.out-channels', '32'])).rejects.toThrow(/config field fpn\.outChannels is 16 in the checkpoint, 32 now/);
-    await expect(trainMain(['--out', dir, '--resume', '--lr', '0.5'])).rejects.toThrow(/training field optimizer\.lr is 0\.02 in the checkpoint, 0\.5 now/);
+    await expect(trainMain(['--out', dir, '--resume', '--lr', '0.5'])).rejects.toThrow(/training field optimizer\.lr is 0\.001 in the checkpoint, 0\.5 now/);
     await expect(trainMain(['--out', dir, '--resume', '--lr', '0.5'])).rejects.toThrow(UsageError);
   });
 

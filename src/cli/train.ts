@@ -30,7 +30,8 @@ const USAGE = `usage: npm run train -- --out DIR [--steps N] [--batch B] [--lr X
                      [--save-every N] [--log-every N] [config fields]
   --out DIR          checkpoint directory (model.safetensors, optimizer.safetensors, config.json, state.json, loss.jsonl)
   --steps N          optimizer steps (default 3000)        --batch B   images per step (default 2)
-  --lr X             peak learning rate (default 0.02 for sgd, 0.001 for adamw)
+  --optimizer NAME   adamw (default: lr 0.001, weight decay 0.01) or sgd (momentum 0.9: lr 0.02, weight decay 1e-4)
+  --lr X             peak learning rate
   --seed S           weight init and sampling seed (default 0)
   --resume           continue the checkpoint in DIR (flags given must match it)
   --pooler NAME      RoI pooler of both heads: roiAlign (default), roiPool or roiWarp
@@ -201,8 +202,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       if (e instanceof ConfigError) throw new UsageError(e.message);
       throw e;
     }
-    const base = defaultRecipe(want.imageSize);
-    if ((want.recipe['optimizer'] as { kind?: string } | undefined)?.kind === 'adamw') base.optimizer.lr = 0.001;
+    const base = defaultRecipe(want.imageSize, (want.recipe['optimizer'] as { kind?: 'sgd' | 'adamw' } | undefined)?.kind);
     const recipe = mergeSpec(base, want.recipe) as TrainRecipe;
     session = createSession(config, recipe);
     mkdirSync(dir, { recursive: true });

@@ -61,6 +61,7 @@ import { padV2GradConfig } from '@tensorflow/tfjs-core/dist/gradients/PadV2_grad
 import { divGradConfig } from '@tensorflow/tfjs-core/dist/gradients/RealDiv_grad.js';
 import { reluGradConfig } from '@tensorflow/tfjs-core/dist/gradients/Relu_grad.js';
 import { reshapeGradConfig } from '@tensorflow/tfjs-core/dist/gradients/Reshape_grad.js';
+import { resizeNearestNeighborGradConfig } from '@tensorflow/tfjs-core/dist/gradients/ResizeNearestNeighbor_grad.js';
 import { rsqrtGradConfig } from '@tensorflow/tfjs-core/dist/gradients/Rsqrt_grad.js';
 import { selectGradConfig } from '@tensorflow/tfjs-core/dist/gradients/Select_grad.js';
 import { sigmoidGradConfig } from '@tensorflow/tfjs-core/dist/gradients/Sigmoid_grad.js';
@@ -84,7 +85,7 @@ const TFJS_GRADIENTS: GradConfig[] = [
   conv2DGradConfig, conv2DBackpropInputGradConfig, expGradConfig, expandDimsGradConfig, fusedBatchNormGradConfig,
   gatherGradConfig, identityGradConfig, logGradConfig, logSoftmaxGradConfig, maxGradConfig, maxPoolGradConfig,
   maximumGradConfig, meanGradConfig, minimumGradConfig, multiplyGradConfig, negGradConfig, packGradConfig,
-  padV2GradConfig, divGradConfig, reluGradConfig, reshapeGradConfig, rsqrtGradConfig, selectGradConfig,
+  padV2GradConfig, divGradConfig, reluGradConfig, reshapeGradConfig, resizeNearestNeighborGradConfig, rsqrtGradConfig, selectGradConfig,
   sigmoidGradConfig, sliceGradConfig, softmaxGradConfig, softplusGradConfig, splitVGradConfig, sqrtGradConfig,
   squareGradConfig, squaredDifferenceGradConfig, subGradConfig, sumGradConfig, tileGradConfig, transposeGradConfig,
   unpackGradConfig, zerosLikeGradConfig,
@@ -125,16 +126,14 @@ export const stridedSliceGradConfig: GradConfig = {
             const end = Math.max(norm(a.end[axis]!), begin);
             const s = a.strides[axis]!;
             if (s > 1 && g.shape[axis]! > 0) {
-              // [..., n, ...] → [..., n, s, ...] with zeros after each value → [..., n·s, ...] → first (end − begin)
+              // Position p of [begin, end) takes dy[p / s] when s divides p, else 0: gather from dy with
+              // one zero slice appended (same rank: WebGPU has no rank-5 pad for an expandDims trick).
               const n = g.shape[axis]!;
-              const expanded = tf.expandDims(g, axis + 1);
-              const pads = expanded.shape.map((_, i) => (i === axis + 1 ? [0, s - 1] : [0, 0]) as [number, number]);
-              const shape = g.shape.slice();
-              shape[axis] = n * s;
-              g = tf.reshape(tf.pad(expanded, pads), shape);
-              const size = g.shape.slice();
-              size[axis] = end - begin;
-              g = tf.slice(g, g.shape.map(() => 0), size);
+              const zeroShape = g.shape.slice();
+              zeroShape[axis] = 1;
+              const withZero = tf.concat([g, tf.zeros(zeroShape)], axis);
+              const index = Int32Array.from({ length: end - begin }, (_, q) => (q % s === 0 ? q / s : n));
+              g = tf.gather(withZero, tf.tensor1d(index, 'int32'), axis);
             }
             const pads = g.shape.map((_, i) => (i === axis ? [begin, dim - begin - g.shape[axis]!] : [0, 0]) as [number, number]);
             if (pads[axis]![0] !== 0 || pads[axis]![1] !== 0) g = tf.pad(g, pads);

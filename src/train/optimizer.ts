@@ -94,10 +94,13 @@ export class Optimizer {
 
   /** ‖g‖₂ over every gradient (missing gradients count as zero). */
   async gradNorm(grads: tf.NamedTensorMap): Promise<number> {
-    const sq = tf.tidy(() => {
-      const parts = this.params.map((p) => grads[p.variable.name]).filter((g): g is tf.Tensor => g !== undefined).map((g) => tf.sum(tf.square(g)));
-      return parts.length > 0 ? tf.addN(parts) : tf.scalar(0);
-    });
+    // Pairwise adds, not one addN: WebGPU binds every addN input as a storage buffer (8 per shader).
+    const sq = tf.tidy(() =>
+      this.params
+        .map((p) => grads[p.variable.name])
+        .filter((g): g is tf.Tensor => g !== undefined)
+        .reduce<tf.Tensor>((acc, g) => tf.add(acc, tf.sum(tf.square(g))), tf.scalar(0)),
+    );
     const v = (await sq.data())[0]!;
     sq.dispose();
     return Math.sqrt(v);

@@ -40,13 +40,24 @@ export function trainSpec(imageSize = 256): MaskRcnnSpec {
   };
 }
 
-/** The default recipe (see the report in the issue for how it was chosen). */
-export function defaultRecipe(imageSize = 256): TrainRecipe {
+/** Peak learning rate and weight decay per optimizer. */
+export const OPTIMIZER_DEFAULTS = {
+  sgd: { lr: 0.02, weightDecay: 1e-4 },
+  adamw: { lr: 0.001, weightDecay: 0.01 },
+} as const;
+
+/**
+ * The default recipe: AdamW (lr 1e-3, decoupled weight decay 0.01), 200 warm-up steps, cosine decay,
+ * gradient norm clipped at 10, batch 2. AdamW rather than SGD: from scratch with batch 2, an 80-step
+ * A/B at 128 px ended at total loss 2.18 (AdamW 1e-3) vs 2.27 (SGD 0.02) and 2.31 (SGD 0.06), and
+ * Adam's per-parameter scale is forgiving of the five losses' different gradient magnitudes.
+ */
+export function defaultRecipe(imageSize = 256, kind: 'sgd' | 'adamw' = 'adamw'): TrainRecipe {
   return {
     steps: 3000,
     batch: 2,
     seed: 0,
-    optimizer: { ...defaultOptimizerConfig(), kind: 'sgd', lr: 0.02, warmupSteps: 200 },
+    optimizer: { ...defaultOptimizerConfig(), kind, ...OPTIMIZER_DEFAULTS[kind], warmupSteps: 200 },
     bnMomentum: 0.1,
     data: { firstSeed: SCENE_SPLITS.train.first, count: SCENE_SPLITS.train.last - SCENE_SPLITS.train.first + 1, scene: { width: imageSize, height: imageSize } },
   };

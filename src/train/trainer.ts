@@ -21,8 +21,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { MaskRcnnConfig } from '../config.ts';
 import { Rng } from '../data/random.ts';
 import { BoxCoder, filterProposals, gridAnchors } from '../geometry/index.ts';
-import type { Boxes, Size } from '../types.ts';
-import { prepareBatch, type TrainSample } from './data.ts';
+import type { Size } from '../types.ts';
+import { type ImageTargets, prepareBatch, type TrainSample } from './data.ts';
 import {
   type BnBatchStats, LOSS_NAMES, type LossName, type LossTargets, featuresForward, lossForward, totalLoss,
 } from './forward.ts';
@@ -66,7 +66,7 @@ export function computeTargets(
   config: MaskRcnnConfig,
   paddedSize: Size,
   imageSizes: readonly Size[],
-  gt: readonly { boxes: Boxes; labels: Int32Array; masks: import('./targets.ts').GtMasks }[],
+  gt: readonly ImageTargets[],
   rpnOut: { sizes: Size[]; objectness: Float32Array[]; deltas: Float32Array[] },
   rand: Rng,
 ): LossTargets {
