@@ -51,7 +51,7 @@ import {
   MultiScaleRoiPoolKernel, RoiAlignKernel, RoiOpError, RoiPoolKernel, RoiWarpKernel, checkRoiValues,
   type RoiKernelAttrs, type RoiPooler, type RoiReduce,
 } from './roi_ops.ts';
-import { COMMON_WGSL } from './roi_webgpu.ts';
+import { COMMON_WGSL, roiFrameWgsl } from './roi_webgpu.ts';
 
 export const RoiAlignGradKernel = 'RoiAlignGrad';
 export const RoiPoolGradKernel = 'RoiPoolGrad';
@@ -350,24 +350,7 @@ const MAP_AT_WGSL = `
 
 /** RoIAlign / RoIWarp backward for one RoI at element (b, h, w, c). */
 function sampledGradWgsl(pooler: RoiPooler, mode: RoiReduce): string {
-  const frame = pooler === 'roiAlign'
-    ? `let o = select(0.0, 0.5, uniforms.aligned != 0);
-      let startX = roi.x * scale - o;
-      let startY = roi.y * scale - o;
-      let endX = roi.z * scale - o;
-      let endY = roi.w * scale - o;
-      var roiW = endX - startX;
-      var roiH = endY - startY;
-      if (uniforms.aligned == 0) {
-        roiW = max(roiW, 1.0);
-        roiH = max(roiH, 1.0);
-      }`
-    : `let startX = roundHalfAway(roi.x * scale);
-      let startY = roundHalfAway(roi.y * scale);
-      let endX = roundHalfAway(roi.z * scale);
-      let endY = roundHalfAway(roi.w * scale);
-      let roiW = max(endX - startX, 1.0);
-      let roiH = max(endY - startY, 1.0);`;
+  const frame = roiFrameWgsl(pooler);
   const body = mode === 'avg'
     ? `
       // Σ_ph Σ_pw dy · (Σ_iy wy(h)) · (Σ_ix wx(w)) / count

@@ -194,8 +194,13 @@ function mapLayout(l: number, T: string): string {
  * RoIAlign / RoIWarp on level l: frame, then per sampling point its bilinear taps (computed once),
  * applied to each of the invocation's channel groups; average or max.
  */
-function sampleLevel(l: number, pooler: RoiPooler, mode: RoiReduce, T: string): string {
-  const frame = pooler === 'roiAlign'
+/**
+ * WGSL that maps `roi` (x1, y1, x2, y2) at `scale` onto the feature map: startX/startY, endX/endY and
+ * roiW/roiH, for RoIAlign (float, optional half-pixel shift, size ≥ 1 when not aligned) or RoIWarp
+ * (rounded like RoIPool). Shared by the forward and the backward programs (roi_grad.ts).
+ */
+export function roiFrameWgsl(pooler: RoiPooler): string {
+  return pooler === 'roiAlign'
     ? `let o = select(0.0, 0.5, uniforms.aligned != 0);
       let startX = roi.x * scale - o;
       let startY = roi.y * scale - o;
@@ -213,6 +218,10 @@ function sampleLevel(l: number, pooler: RoiPooler, mode: RoiReduce, T: string): 
       let endY = roundHalfAway(roi.w * scale);
       let roiW = max(endX - startX, 1.0);
       let roiH = max(endY - startY, 1.0);`;
+}
+
+function sampleLevel(l: number, pooler: RoiPooler, mode: RoiReduce, T: string): string {
+  const frame = roiFrameWgsl(pooler);
   const avg = mode === 'avg';
   const init = avg ? `${T}(0.0)` : `${T}(bitcast<f32>(0xff7fffffu)) /* -FLT_MAX */`;
   const add = (j: number, v: string) => (avg ? `acc${j} = acc${j} + ${v};` : `acc${j} = max(acc${j}, ${v});`);
