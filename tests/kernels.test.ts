@@ -4,23 +4,15 @@
  * out by hand in its comment. One table runs on every backend available in Node.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
-import { useBackend, SWIFTSHADER_ICD, type Backend } from '../src/node/backend.ts';
+import { useBackend, type Backend } from '../src/node/backend.ts';
 import { multiScaleRoiPool, roiAlign, roiPool, roiWarp, RoiOpError } from '../kernels/index.ts';
 import { roiAlignFrame, roiPoolBin, roiPoolFrame, roundHalfAway, sampleCoord } from '../kernels/roi_geometry.ts';
 import { COMMON_WGSL } from '../kernels/roi_webgpu.ts';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
+import { mulberry32, nodeBackends } from './support/backends.ts';
 
 /** cpu and wasm always; webgpu where a Vulkan driver is there (SwiftShader from `chromium`). CI installs it. */
-function nodeBackends(): Backend[] {
-  const webgpu = existsSync(SWIFTSHADER_ICD) || process.env['VK_ICD_FILENAMES'] !== undefined;
-  if (!webgpu) {
-    if (process.env['CI']) throw new Error(`webgpu tests need ${SWIFTSHADER_ICD}: apt-get install chromium`);
-    console.warn(`[kernels] ${SWIFTSHADER_ICD} missing: webgpu cases skipped (apt-get install chromium)`);
-  }
-  return webgpu ? ['cpu', 'wasm', 'webgpu'] : ['cpu', 'wasm'];
-}
 
 /** 5×5 arange, one channel per entry of `offsets` (channel c = arange + offsets[c]), batch of `images` (+100 per image). */
 function arangeMap(offsets: number[] = [0], images = 1): tf.Tensor4D {
@@ -331,11 +323,3 @@ for (const backend of nodeBackends()) {
   });
 }
 
-function mulberry32(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -13,30 +13,18 @@
  *   torchvision.ops.roi_align, roi_pool and MultiScaleRoIAlign, and roi_pool per level).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients'; // Sum and Tile gradients for the empty-RoI case
 import { decodeNpy, encodeNpy } from '../src/io/npy.ts';
-import { useBackend, SWIFTSHADER_ICD, type Backend } from '../src/node/backend.ts';
+import { useBackend, type Backend } from '../src/node/backend.ts';
 import { multiScaleRoiPool, roiAlign, roiPool, roiWarp, type RoiPooler, type RoiReduce } from '../kernels/index.ts';
 import { hasTorchvision, oracle } from './support/oracle.ts';
+import { mulberry32, nodeBackends } from './support/backends.ts';
 
-function nodeBackends(): Backend[] {
-  const webgpu = existsSync(SWIFTSHADER_ICD) || process.env['VK_ICD_FILENAMES'] !== undefined;
-  if (!webgpu && process.env['CI']) throw new Error(`webgpu tests need ${SWIFTSHADER_ICD}: apt-get install chromium`);
-  return webgpu ? ['cpu', 'wasm', 'webgpu'] : ['cpu', 'wasm'];
-}
 
-function mulberry32(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** n distinct values k/64 − n/128 (k = 0 … n−1) in random order: dyadic, ≥ 1/64 apart. */
 function distinctValues(n: number, rng: () => number): Float32Array {

@@ -7,28 +7,15 @@
  * aligned true/false, fixed and adaptive sampling, boxes partly outside, tiny and inverted boxes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
-import { useBackend, SWIFTSHADER_ICD, type Backend } from '../src/node/backend.ts';
+import { useBackend, type Backend } from '../src/node/backend.ts';
 import {
   instrumentMultiScale, instrumentRois, multiScaleRoiPool, roiAlign, roiPool, roiWarp, RoiOpError,
   type InstrumentOptions, type PooledRoiGeometry, type SampledRoiGeometry,
 } from '../kernels/index.ts';
+import { mulberry32, nodeBackends } from './support/backends.ts';
 
-function nodeBackends(): Backend[] {
-  const webgpu = existsSync(SWIFTSHADER_ICD) || process.env['VK_ICD_FILENAMES'] !== undefined;
-  if (!webgpu && process.env['CI']) throw new Error(`webgpu tests need ${SWIFTSHADER_ICD}: apt-get install chromium`);
-  return webgpu ? ['cpu', 'wasm', 'webgpu'] : ['cpu', 'wasm'];
-}
 
-function mulberry32(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ARANGE = Float32Array.from({ length: 25 }, (_, i) => i);
 const MAP5 = { height: 5, width: 5, values: ARANGE };

@@ -6,29 +6,17 @@
  * backend in Node. Data goes through .npy files in a temp dir. Prints the max abs error per case.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { decodeNpy, encodeNpy } from '../src/io/npy.ts';
-import { useBackend, SWIFTSHADER_ICD, type Backend } from '../src/node/backend.ts';
+import { useBackend, type Backend } from '../src/node/backend.ts';
 import { multiScaleRoiPool, roiAlign, roiPool } from '../kernels/index.ts';
 import { hasTorchvision, oracle } from './support/oracle.ts';
+import { mulberry32, nodeBackends } from './support/backends.ts';
 
-function nodeBackends(): Backend[] {
-  const webgpu = existsSync(SWIFTSHADER_ICD) || process.env['VK_ICD_FILENAMES'] !== undefined;
-  if (!webgpu && process.env['CI']) throw new Error(`webgpu tests need ${SWIFTSHADER_ICD}: apt-get install chromium`);
-  return webgpu ? ['cpu', 'wasm', 'webgpu'] : ['cpu', 'wasm'];
-}
 
-function mulberry32(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // ---- single-map data: x [2, 13, 17, 5] NHWC, image 52×68 px at scale 1/4 ---------------------------
 const N = 2, H = 13, W = 17, C = 5;
