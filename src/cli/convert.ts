@@ -1,27 +1,47 @@
 /**
- * `npm run convert -- --weights FILE --out DIR [--config-json FILE|JSON] [config fields, e.g. --num-classes 7]`
+ * `npm run convert -- --weights FILE --out DIR [--config-json FILE|JSON] [--dtype float32|float16]
+ *                    [config fields, e.g. --num-classes 7]`
  *
  * Reads a checkpoint (PyTorch .pth zip or legacy, .safetensors), renames old torchvision spellings,
  * checks it against the config (torchvision defaults unless told otherwise) and writes our
- * fast-loading format: DIR/model.json + DIR/weights-NNN-of-MMM.bin (float32, CRC-32 checked).
+ * fast-loading format: DIR/model.json + DIR/weights-NNN-of-MMM.bin (float32 or float16, CRC-32 checked).
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type MaskRcnnSpec, TORCHVISION_KEYWORDS, mergeSpecs, toConfig, withField } from '../config.ts';
-import { loadCheckpoint, MANIFEST_FILE, validateStateDict, writeShards } from '../weights/index.ts';
+import { type ShardManifest, STORED_DTYPES, type StoredDtype, loadCheckpoint, MANIFEST_FILE, validateStateDict, writeShards } from '../weights/index.ts';
 import { parseArgs, UsageError, runIfMain } from './args.ts';
 
-const USAGE = `usage: npm run convert -- --weights FILE --out DIR [--config-json FILE|JSON] [--shard-mb N] [config fields]
+const USAGE = `usage: npm run convert -- --weights FILE --out DIR [--config-json FILE|JSON] [--dtype float32|float16] [--shard-mb N] [config fields]
   --weights FILE      torchvision checkpoint: .pth (zip or legacy) or .safetensors
   --out DIR           where to write model.json and the weight shards (created if needed)
   --config-json X     the model's config: a JSON file or inline JSON, our nested fields
                       ({"numClasses": 7, "backbone": {"depth": 18}}) or torchvision keywords ({"num_classes": 7})
+  --dtype D           how the shards store the weights: float32 (default, exact) or float16 (half the
+                      bytes, each value rounded to the nearest float16; the loader widens it to float32)
   --shard-mb N        shard size in MiB (default 16)
 config fields: torchvision keywords (--num-classes 7) or dotted config paths (--backbone.depth 18), see src/config.ts`;
 
-const OWN_FLAGS = { weights: true, out: true, configJson: true, shardMb: true, help: false };
+const OWN_FLAGS = { weights: true, out: true, configJson: true, shardMb: true, dtype: true, help: false };
 
 const SHARD_FILE = /^weights-\d{3}-of-\d{3}\.bin$/;
+
+/** --dtype's value, or a UsageError listing the stored dtypes. */
+export function dtypeFlag(value: string | undefined): StoredDtype {
+  const d = value ?? 'float32';
+  if (!Object.hasOwn(STORED_DTYPES, d)) {
+    throw new UsageError(`--dtype ${d}: expected ${Object.keys(STORED_DTYPES).join(' or ')} (float16 halves the download; the loader widens it back to float32)`);
+  }
+  return d as StoredDtype;
+}
+
+/** Write a manifest and its shards into `outDir` (created), removing stale shards of an earlier conversion. */
+export function writeShardFiles(outDir: string, manifest: ShardManifest, shards: readonly Uint8Array[]): void {
+  mkdirSync(outDir, { recursive: true });
+  for (const old of readdirSync(outDir)) if (SHARD_FILE.test(old)) rmSync(join(outDir, old));
+  manifest.shards.forEach((s, i) => writeFileSync(join(outDir, s.file), shards[i]!));
+  writeFileSync(join(outDir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 1)}\n`);
+}
 
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MB`;
 
@@ -62,6 +82,7 @@ export function main(argv: readonly string[]): number {
   const weightsPath = flags.get('weights');
   const outDir = flags.get('out');
   if (!weightsPath || !outDir) throw new UsageError(`--weights and --out are required\n${USAGE}`);
+  const dtype = dtypeFlag(flags.get('dtype'));
   const shardMb = Number(flags.get('shardMb') ?? 16);
   if (!(shardMb > 0)) throw new UsageError(`--shard-mb ${flags.get('shardMb')}: expected a positive number of MiB`);
   const configJson = flags.get('configJson');
@@ -93,12 +114,9 @@ export function main(argv: readonly string[]): number {
   validateStateDict(stateDict, config);
   console.log(`[convert] matches the config: ResNet-${config.backbone.depth}-FPN, ${config.numClasses} classes (background included)`);
 
-  const { manifest, shards } = writeShards(stateDict, { config: spec, shardBytes: Math.round(shardMb * 2 ** 20) });
-  mkdirSync(outDir, { recursive: true });
-  for (const old of readdirSync(outDir)) if (SHARD_FILE.test(old)) rmSync(join(outDir, old)); // stale shards of an earlier run
-  manifest.shards.forEach((s, i) => writeFileSync(join(outDir, s.file), shards[i]!));
-  writeFileSync(join(outDir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 1)}\n`);
-  console.log(`[convert] wrote ${join(outDir, MANIFEST_FILE)} + ${shards.length} shard(s), ${mb(manifest.totalBytes)}`);
+  const { manifest, shards } = writeShards(stateDict, { config: spec, shardBytes: Math.round(shardMb * 2 ** 20), dtype });
+  writeShardFiles(outDir, manifest, shards);
+  console.log(`[convert] wrote ${join(outDir, MANIFEST_FILE)} + ${shards.length} shard(s), ${mb(manifest.totalBytes)} of ${dtype}`);
   return 0;
 }
 

@@ -11,8 +11,8 @@ export const ITEM_SIZE: Readonly<Record<string, number>> = {
 };
 
 let halfTable: Float32Array | undefined;
-/** IEEE half → float32 for all 65536 bit patterns. */
-function halfToFloat(): Float32Array {
+/** IEEE half → float32 for all 65536 bit patterns (exact: every half is a float32). */
+export function halfToFloat(): Float32Array {
   if (halfTable) return halfTable;
   halfTable = new Float32Array(65536);
   for (let h = 0; h < 65536; h++) {
@@ -43,6 +43,45 @@ export function elementReader(dtype: string, bytes: Uint8Array, littleEndian: bo
 }
 
 export const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/**
+ * float32 → IEEE half bits, rounded to nearest, ties to even (as numpy's `astype(float16)` and
+ * torch's `.half()`): |v| ≥ 65520 becomes ±Infinity, |v| ≤ 2^-25 becomes ±0, subnormals below 2^-14.
+ */
+export function floatToHalf(v: number): number {
+  f32[0] = v;
+  const x = u32[0]!;
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  const mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // Infinity, NaN (quiet)
+  const e = exp - 127 + 15; // the half's biased exponent
+  if (e >= 31) return sign | 0x7c00; // overflow
+  if (e <= 0) {
+    // subnormal half: the 24-bit significand (implicit 1 included) shifted right by 14 − e
+    if (e < -10) return sign;
+    const full = mant | 0x800000;
+    const shift = 14 - e;
+    const halfway = 1 << (shift - 1);
+    const rem = full & ((1 << shift) - 1);
+    let h = full >>> shift;
+    if (rem > halfway || (rem === halfway && h & 1)) h++;
+    return sign | h;
+  }
+  let h = (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++; // a carry into the exponent is right, up to Infinity
+  return sign | h;
+}
+
+/** `values` rounded to float16 and back (what a float16 store keeps). */
+export function roundToHalf(values: ArrayLike<number>): Float32Array {
+  const table = halfToFloat();
+  return Float32Array.from({ length: values.length }, (_, i) => table[floatToHalf(values[i]!)]!);
+}
 
 
 /** `numel` consecutive elements from the start of `bytes`, as float32 (a copy). */

@@ -5,7 +5,7 @@
  *   readCheckpoint(bytes, fileName?)  sniffs the format: PyTorch zip ('PK'), PyTorch legacy (a
  *                                      pickle), safetensors (header length + '{'); canonicalizes names
  *   validateStateDict(sd, config)      exactly the tensors the config needs, right shapes, finite
- *   writeShards / readShards           our fast-loading format (model.json + float32 shards)
+ *   writeShards / readShards           our fast-loading format (model.json + float32 or float16 shards)
  *
  * Our sharded manifest is JSON and is read with `readShards`, not here.
  */
@@ -21,17 +21,22 @@ export { anchorsPerLocation, expectedShapes, guessResnetDepth, resnetStageChanne
 export { readSafetensors, writeSafetensors } from './safetensors.ts';
 export { readTorchLegacy, readTorchZip } from './torch.ts';
 export {
+  checkStoredDtype,
   crc32,
   MANIFEST_FILE,
   parseManifest,
   readShards,
   SHARD_FORMAT,
   SHARD_VERSION,
+  SHARD_VERSIONS_READ,
+  STORED_DTYPES,
   writeShards,
   type ReadShardsOptions,
   type ShardManifest,
+  type StoredDtype,
   type WriteShardsOptions,
 } from './shards.ts';
+export { floatToHalf, halfToFloat, roundToHalf } from './dtypes.ts';
 
 export type CheckpointFormat = 'torch-zip' | 'torch-legacy' | 'safetensors';
 
