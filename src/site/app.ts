@@ -15,7 +15,7 @@ export interface Site {
   models: ModelIndexEntry[];
   /** Load a model of the index by id (progress goes to the status bar). */
   useModel(id: string): Promise<void>;
-  /** Convert and use a checkpoint from disk, checked against a preset. */
+  /** Convert and use a checkpoint from disk (its architecture read from its shapes; the preset may set the FrozenBN eps). */
   useCheckpointFile(file: File, presetId: string): Promise<void>;
   useBackend(request: BackendRequest): void;
 }
@@ -72,7 +72,7 @@ function createSite(): Site {
     },
     async useCheckpointFile(file, presetId) {
       const preset = CHECKPOINT_PRESETS.find((p) => p.id === presetId) ?? CHECKPOINT_PRESETS[0]!;
-      await useWeights((p) => loadCheckpointFile(file, preset, p), file.name);
+      await useWeights((p) => loadCheckpointFile(file, preset, p, models), file.name);
       setParams({ model: null });
     },
     useBackend(request) {

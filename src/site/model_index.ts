@@ -7,6 +7,7 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import type { MaskRcnnSpec } from '../config.ts';
 
 /** `public/models/NAME/about.json`: what the site says about a model. Every field optional. */
 export interface ModelAbout {
@@ -26,11 +27,13 @@ export interface ModelAbout {
 export interface ModelIndexEntry {
   /** The folder name; also the `model=` URL parameter. */
   id: string;
-  /** Path of model.json relative to the site root, e.g. `models/tiny-random/model.json`. */
+  /** Path of model.json relative to the site root, e.g. `models/default/model.json`. */
   manifest: string;
   /** Sum of the weight shards (bytes), for the progress bar and the picker. */
   totalBytes: number;
   about: ModelAbout;
+  /** The config spec of model.json (the model's base config), when it has one. */
+  config?: MaskRcnnSpec;
 }
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -48,9 +51,11 @@ export function listModels(modelsDir: string, warn: (message: string) => void = 
       continue;
     }
     try {
-      const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { totalBytes?: unknown };
+      const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { totalBytes?: unknown; config?: unknown };
       const about = existsSync(join(dir, 'about.json')) ? (JSON.parse(readFileSync(join(dir, 'about.json'), 'utf8')) as ModelAbout) : {};
-      out.push({ id, manifest: `models/${id}/model.json`, totalBytes: typeof manifest.totalBytes === 'number' ? manifest.totalBytes : 0, about });
+      const entry: ModelIndexEntry = { id, manifest: `models/${id}/model.json`, totalBytes: typeof manifest.totalBytes === 'number' ? manifest.totalBytes : 0, about };
+      if (typeof manifest.config === 'object' && manifest.config !== null && !Array.isArray(manifest.config)) entry.config = manifest.config as MaskRcnnSpec;
+      out.push(entry);
     } catch (e) {
       warn(`models: skipping ${dir}: ${(e as Error).message}; re-run npm run convert for it`);
     }

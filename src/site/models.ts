@@ -5,16 +5,18 @@
  *    `model_index.ts` and serialized into every page as `<script type="application/json"
  *    id="model-index">`), fetched as our sharded format with a byte-level progress callback;
  *  - a torchvision checkpoint the reader picks from disk (`.pth` zip or legacy, `.safetensors`),
- *    read and converted here (readCheckpoint → canonical names → validateStateDict against the
- *    preset's config), used with torchvision's COCO names.
+ *    read and converted here (readCheckpoint → canonical names → the architecture inferred from
+ *    the shapes → validateStateDict against it), with COCO names for 91 classes, the scenes' for 7.
  *
  * A `LoadedWeights` is plain data (a state dict of Float32Arrays + the config spec): the session
  * builds tensors from it on the active backend, and can rebuild them after a backend switch.
  */
 import { COCO_CATEGORIES } from '../coco.ts';
-import { ConfigError, type MaskRcnnSpec, toConfig } from '../config.ts';
+import { ConfigError, type MaskRcnnSpec, mergeSpecs, toConfig } from '../config.ts';
+import { SCENE_CLASSES } from '../data/shapes.ts';
 import type { StateDict } from '../types.ts';
-import { CheckpointError, loadCheckpoint, parseManifest, readShards, validateStateDict } from '../weights/index.ts';
+import { CheckpointError, expectedShapes, loadCheckpoint, parseManifest, readShards, validateStateDict } from '../weights/index.ts';
+import { inferArchitecture, shapesOf } from './infer_arch.ts';
 import type { ModelIndexEntry } from './model_index.ts';
 
 export type { ModelIndexEntry } from './model_index.ts';
@@ -39,35 +41,33 @@ export interface LoadedWeights {
 /** `(loaded bytes, total bytes)` while weights arrive. */
 export type Progress = (loaded: number, total: number) => void;
 
-/** A checkpoint preset: which torchvision architecture a file from disk is checked against. */
+/**
+ * How a checkpoint from disk is read: its architecture always comes from its tensors' shapes
+ * (infer_arch.ts); a preset only overrides the FrozenBN eps, which no shape tells.
+ */
 export interface CheckpointPreset {
   id: string;
   label: string;
-  spec: MaskRcnnSpec;
-  classNames: readonly string[];
+  /** FrozenBN eps to use instead of the inferred one (0 for a 91-class ResNet-50, else 1e-5). */
+  frozenBnEps?: number;
 }
 
 export const CHECKPOINT_PRESETS: readonly CheckpointPreset[] = [
   {
-    id: 'torchvision-coco',
-    label: 'torchvision COCO (maskrcnn_resnet50_fpn, 91 classes)',
+    id: 'auto',
     // torchvision loads its published COCO weights with FrozenBatchNorm2d eps overwritten to 0
     // (overwrite_eps(model, 0.0) in maskrcnn_resnet50_fpn).
-    spec: { backbone: { frozenBnEps: 0 } },
-    classNames: COCO_CATEGORIES,
+    label: 'read from the checkpoint (FrozenBN eps 0 for a 91-class ResNet-50 like torchvision\'s COCO weights, else 1e-5)',
   },
-  {
-    id: 'torchvision-default',
-    label: 'torchvision architecture, eps 1e-5 (weights saved from a model you built yourself)',
-    spec: {},
-    classNames: COCO_CATEGORIES,
-  },
+  { id: 'eps-1e-5', label: 'read from the checkpoint, FrozenBN eps 1e-5 (a COCO ResNet-50 you trained yourself)', frozenBnEps: 1e-5 },
+  { id: 'eps-0', label: 'read from the checkpoint, FrozenBN eps 0', frozenBnEps: 0 },
 ];
 
-/** Names for labels: the about.json list, else COCO for 91-class models, else "class N". */
+/** Names for labels: the about.json list, else COCO for 91 classes, the scene names for 7, else "class k". */
 export function classNamesFor(numClasses: number, given?: readonly string[]): readonly string[] {
   if (given && given.length === numClasses) return given;
   if (numClasses === COCO_CATEGORIES.length) return COCO_CATEGORIES;
+  if (numClasses === SCENE_CLASSES.length) return SCENE_CLASSES;
   return Array.from({ length: numClasses }, (_, i) => (i === 0 ? '__background__' : `class ${i}`));
 }
 
@@ -144,11 +144,64 @@ export async function loadIndexedModel(entry: ModelIndexEntry, base: string, onP
   };
 }
 
+const sameShapes = (a: Map<string, number[]>, b: Map<string, number[]>) =>
+  a.size === b.size && [...a].every(([name, shape]) => {
+    const other = b.get(name);
+    return other !== undefined && other.length === shape.length && other.every((v, i) => v === shape[i]);
+  });
+
 /**
- * Read a torchvision checkpoint picked from disk and check it against a preset. Throws an Error
- * whose message says what the file is, what was expected, and what to do.
+ * A torchvision state dict (canonical names) as the site's weights: the architecture is inferred
+ * from its shapes; when those are exactly the shapes of a model of the site's index (e.g. a `.pth`
+ * of the shipped default model), that model's whole config is used (input size, anchor sizes,
+ * level mapper: what no shape tells) with its class names. Throws a `CheckpointError` that names
+ * the file, what was found, what was expected and what to do.
  */
-export async function loadCheckpointFile(file: File, preset: CheckpointPreset, onProgress?: Progress): Promise<LoadedWeights> {
+export function checkpointWeights(stateDict: StateDict, fileName: string, preset: CheckpointPreset = CHECKPOINT_PRESETS[0]!, models: readonly ModelIndexEntry[] = []): LoadedWeights {
+  let spec: MaskRcnnSpec;
+  let summary: string;
+  let like: ModelIndexEntry | undefined;
+  try {
+    const inferred = inferArchitecture(shapesOf(stateDict));
+    const shapes = expectedShapes(toConfig(inferred.spec));
+    like = models.find((m) => {
+      try {
+        return m.config !== undefined && sameShapes(expectedShapes(toConfig(m.config)), shapes);
+      } catch {
+        return false;
+      }
+    });
+    spec = like?.config ?? inferred.spec;
+    summary = inferred.summary;
+    if (preset.frozenBnEps !== undefined) {
+      spec = mergeSpecs(spec, { backbone: { frozenBnEps: preset.frozenBnEps } });
+      summary = summary.replace(/FrozenBN eps .*$/, `FrozenBN eps ${preset.frozenBnEps}`);
+    }
+    validateStateDict(stateDict, toConfig(spec));
+  } catch (e) {
+    if (e instanceof CheckpointError || e instanceof ConfigError) throw new CheckpointError(`${fileName}: ${e.message}`);
+    throw e;
+  }
+  const config = toConfig(spec);
+  const label = like ? `${fileName} (the architecture of ${like.about.label ?? like.id})` : `${fileName} (${summary})`;
+  return {
+    info: {
+      id: `file:${fileName}`,
+      label,
+      placeholder: false,
+      description: `Converted in this browser from ${fileName}; nothing was uploaded. ${summary}${like ? `; input size, anchors and class names of ${like.about.label ?? like.id}` : ''}.`,
+      classNames: classNamesFor(config.numClasses, like?.about.classNames),
+    },
+    stateDict,
+    spec,
+  };
+}
+
+/**
+ * Read a torchvision checkpoint picked from disk (`.pth` zip or legacy, `.safetensors`) and make it
+ * the site's weights (see `checkpointWeights`).
+ */
+export async function loadCheckpointFile(file: File, preset: CheckpointPreset, onProgress?: Progress, models: readonly ModelIndexEntry[] = []): Promise<LoadedWeights> {
   if (!/\.(pth|pt|bin|safetensors)$/i.test(file.name)) {
     throw new CheckpointError(`${file.name}: expected a PyTorch checkpoint (.pth, .pt) or a .safetensors file`);
   }
@@ -158,24 +211,5 @@ export async function loadCheckpointFile(file: File, preset: CheckpointPreset, o
   // Let the progress bar paint before the (synchronous) parse.
   await new Promise((r) => setTimeout(r, 0));
   const { stateDict } = loadCheckpoint(bytes, file.name);
-  const config = toConfig(preset.spec);
-  try {
-    validateStateDict(stateDict, config);
-  } catch (e) {
-    if (e instanceof CheckpointError || e instanceof ConfigError) {
-      throw new CheckpointError(`${file.name} does not fit "${preset.label}": ${e.message}`);
-    }
-    throw e;
-  }
-  return {
-    info: {
-      id: `file:${file.name}`,
-      label: `${file.name} (${preset.label})`,
-      placeholder: false,
-      description: `Converted in this browser from ${file.name}; nothing was uploaded.`,
-      classNames: classNamesFor(config.numClasses, preset.classNames),
-    },
-    stateDict,
-    spec: preset.spec,
-  };
+  return checkpointWeights(stateDict, file.name, preset, models);
 }
