@@ -87,7 +87,12 @@ export class Optimizer {
   constructor(readonly cfg: OptimizerConfig, readonly params: readonly OptimizedParam[]) {
     for (const p of params) {
       const buffers = new Map<string, tf.Variable>();
-      for (const b of BUFFER_NAMES[cfg.kind]) buffers.set(b, tf.variable(tf.zerosLike(p.variable), false));
+      for (const b of BUFFER_NAMES[cfg.kind]) {
+        // tf.variable shares the zeros' data: dispose the zeros tensor itself, or it stays counted.
+        const zeros = tf.zerosLike(p.variable);
+        buffers.set(b, tf.variable(zeros, false));
+        zeros.dispose();
+      }
       this.state.set(p.name, buffers);
     }
   }
