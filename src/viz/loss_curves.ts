@@ -279,7 +279,7 @@ export interface LossTableOptions {
 /** Row indices 0 … n−1 thinned to at most `max`: every k-th, and always the last. */
 export function everyKth(n: number, max: number): number[] {
   if (n <= max) return Array.from({ length: n }, (_, i) => i);
-  const k = Math.ceil(n / Math.max(1, max - 1));
+  const k = Math.ceil((n - 1) / Math.max(1, max - 1));
   const out: number[] = [];
   for (let i = 0; i < n - 1; i += k) out.push(i);
   out.push(n - 1);
