@@ -100,7 +100,7 @@ describe('listModels (build-time model index)', () => {
       for (const [f, text] of Object.entries(files)) writeFileSync(join(dir, id, f), text);
     };
     put('tiny', { 'model.json': '{"totalBytes": 10}', 'about.json': '{"label": "Tiny", "placeholder": true}' });
-    put('coco', { 'model.json': '{"totalBytes": 170}', 'about.json': '{"order": 1}' });
+    put('coco', { 'model.json': '{"totalBytes": 170, "config": {"numClasses": 91}}', 'about.json': '{"order": 1}' });
     put('other', { 'model.json': '{"totalBytes": 5}' });
     put('broken', { 'model.json': '{not json' });
     put('empty', {});
@@ -112,18 +112,21 @@ describe('listModels (build-time model index)', () => {
     const warnings: string[] = [];
     const models = listModels(dir, (m) => warnings.push(m));
     expect(models.map((m) => m.id)).toEqual(['coco', 'other', 'tiny']);
-    expect(models[0]).toEqual({ id: 'coco', manifest: 'models/coco/model.json', totalBytes: 170, about: { order: 1 } });
+    expect(models[0]).toEqual({ id: 'coco', manifest: 'models/coco/model.json', totalBytes: 170, about: { order: 1 }, config: { numClasses: 91 } });
+    expect(models[1]!.config, 'a model.json without a config').toBeUndefined();
     expect(models[2]!.about).toEqual({ label: 'Tiny', placeholder: true });
     expect(warnings.join('\n')).toMatch(/broken.*re-run npm run convert/);
     expect(warnings.join('\n')).toMatch(/bad name.*letters, digits/);
     expect(listModels(join(dir, 'missing'))).toEqual([]);
   });
 
-  it('the committed placeholder public/models/tiny-random is listed and labelled untrained', () => {
-    const [m] = listModels(join(ROOT, 'public/models')).filter((x) => x.id === 'tiny-random');
-    expect(m?.about.placeholder).toBe(true);
-    expect(m?.about.label).toMatch(/untrained placeholder/);
-    expect(m?.totalBytes).toBeGreaterThan(100_000);
+  it('public/models: the model the site loads first is the shipped default, trained (no placeholder), with its config and one name per class', () => {
+    const [first] = listModels(join(ROOT, 'public/models'));
+    expect(first?.id).toBe('default');
+    expect(first?.about.placeholder ?? false).toBe(false);
+    expect(first?.totalBytes).toBeGreaterThan(100_000);
+    const config = toConfig(first!.config!);
+    expect(first?.about.classNames).toHaveLength(config.numClasses);
   });
 });
 
@@ -252,6 +255,93 @@ describe('EngineSession on cpu with the tiny model', () => {
         tf.registerKernel(k);
       }
     }
+  });
+
+  it('a failed WebGPU run whose device turns out lost (gpuLostReason) says the device was lost, not the failed read', async () => {
+    const originals = ['Conv2D', 'FusedConv2D'].map((name) => tf.getKernel(name, 'cpu')!);
+    let lost = false;
+    for (const k of originals) {
+      tf.unregisterKernel(k.kernelName, 'cpu');
+      tf.registerKernel({ ...k, kernelFunc: (args) => {
+        if (lost) throw new Error("Failed to execute 'mapAsync' on 'GPUBuffer'");
+        return k.kernelFunc(args);
+      } });
+    }
+    const gpuSession = new EngineSession({
+      chooseBackend: async (requested) => {
+        await tf.setBackend('cpu');
+        lost = requested !== 'wasm';
+        return requested === 'wasm' ? { backend: 'wasm', requested, reason: 'test' } : { backend: 'webgpu', requested, reason: 'adapter' };
+      },
+      gpuLostReason: async () => (lost ? 'destroyed: Device was destroyed.' : undefined),
+    });
+    try {
+      gpuSession.request({ weights, image });
+      await gpuSession.idle();
+      expect(gpuSession.state.backend?.backend).toBe('wasm');
+      expect(gpuSession.state.backend?.reason).toBe('the WebGPU device was lost during a run (destroyed: Device was destroyed.); fell back to wasm');
+      expect(gpuSession.current?.computed).toHaveLength(12);
+    } finally {
+      gpuSession.dispose();
+      for (const k of originals) {
+        tf.unregisterKernel(k.kernelName, 'cpu');
+        tf.registerKernel(k);
+      }
+    }
+  });
+
+  it('gpuLost(reason) during a run that still finishes: that run is not shown; the session falls back to wasm, runs again and says why; when idle it falls back at once', async () => {
+    const backends: string[] = [];
+    const gpuSession = new EngineSession({
+      chooseBackend: async (requested) => {
+        await tf.setBackend('cpu');
+        backends.push(requested);
+        return requested === 'wasm' ? { backend: 'wasm', requested, reason: 'test' } : { backend: 'webgpu', requested, reason: 'adapter' };
+      },
+    });
+    const before = tf.memory().numTensors;
+    try {
+      // The device goes away as the first run starts computing.
+      let sawRunning = false;
+      const off = gpuSession.onStatus((st) => {
+        if (st.phase === 'running' && !sawRunning) {
+          sawRunning = true;
+          gpuSession.gpuLost('destroyed: mid-run');
+        }
+      });
+      gpuSession.request({ weights, image });
+      await gpuSession.idle();
+      off();
+      expect(sawRunning).toBe(true);
+      expect(backends).toEqual(['auto', 'wasm']);
+      expect(gpuSession.state.backend?.reason).toBe('the WebGPU device was lost during a run (destroyed: mid-run); fell back to wasm');
+      expect(gpuSession.current?.seq, 'only the wasm run was shown').toBe(1);
+      expect(gpuSession.current?.backend.backend).toBe('wasm');
+      expect(gpuSession.state.runs).toBe(2);
+      // On wasm a loss of the GPU means nothing.
+      gpuSession.gpuLost('destroyed: again');
+      await gpuSession.idle();
+      expect(gpuSession.current?.seq).toBe(1);
+
+      const idleSession = new EngineSession({
+        chooseBackend: async (requested) => {
+          await tf.setBackend('cpu');
+          return requested === 'wasm' ? { backend: 'wasm', requested, reason: 'test' } : { backend: 'webgpu', requested, reason: 'adapter' };
+        },
+      });
+      idleSession.request({ weights, image });
+      await idleSession.idle();
+      expect(idleSession.current?.backend.backend).toBe('webgpu');
+      idleSession.gpuLost('destroyed: idle');
+      await idleSession.idle();
+      expect(idleSession.current?.backend.backend).toBe('wasm');
+      expect(idleSession.current?.seq).toBe(2);
+      expect(idleSession.state.backend?.reason).toBe('the WebGPU device was lost (destroyed: idle); fell back to wasm');
+      idleSession.dispose();
+    } finally {
+      gpuSession.dispose();
+    }
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('dispose() frees every tensor the session made (model and traces)', () => {

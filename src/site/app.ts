@@ -3,7 +3,7 @@
  * (`?model=`, else the first of the build-time index), and a checkpoint the reader picks. Every
  * notebook cell and the status bar import `site()` and so share the same session.
  */
-import { type BackendRequest, chooseBackend, isBackendRequest, numTensors } from './backend.ts';
+import { type BackendRequest, chooseBackend, gpuLostReason, isBackendRequest, numTensors, onGpuDeviceLost, webGpuDevice } from './backend.ts';
 import { CHECKPOINT_PRESETS, type LoadedWeights, type ModelIndexEntry, loadCheckpointFile, loadIndexedModel, readModelIndex } from './models.ts';
 import { EngineSession } from './session.ts';
 import { getParam, setParams } from './url_state.ts';
@@ -22,8 +22,8 @@ export interface Site {
 
 declare global {
   interface Window {
-    /** For the end-to-end tests and the curious: the session and tfjs's tensor count. */
-    __maskRcnnLab?: { site: Site; numTensors: () => number };
+    /** For the end-to-end tests and the curious: the session, tfjs's tensor count, the WebGPU device in use. */
+    __maskRcnnLab?: { site: Site; numTensors: () => number; gpuDevice: () => GPUDevice | undefined };
   }
 }
 
@@ -37,7 +37,7 @@ function baseUrl(): string {
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MB`;
 
 function createSite(): Site {
-  const session = new EngineSession({ chooseBackend });
+  const session = new EngineSession({ chooseBackend, gpuLostReason: () => gpuLostReason() });
   const base = baseUrl();
   const models = readModelIndex();
   let loadToken = 0;
@@ -86,7 +86,8 @@ function createSite(): Site {
   const first = getParam('model') ?? models[0]?.id;
   if (first !== undefined) site.useModel(first).catch(() => {});
   else session.reportError('this site has no model: convert one into public/models/NAME/ (npm run convert) and rebuild');
-  window.__maskRcnnLab = { site, numTensors };
+  onGpuDeviceLost((reason) => session.gpuLost(reason));
+  window.__maskRcnnLab = { site, numTensors, gpuDevice: webGpuDevice };
   return site;
 }
 

@@ -48,8 +48,49 @@ export function isBackendRequest(v: unknown): v is BackendRequest {
   return v === 'auto' || (SITE_BACKENDS as readonly unknown[]).includes(v);
 }
 
+/** Set once the webgpu backend's device is lost: tfjs keeps that backend (and its dead device) for the page's life. */
+let lostReason: string | undefined;
+const lostListeners = new Set<(reason: string) => void>();
+const watched = new WeakSet<GPUDevice>();
+
+/** The GPUDevice of tfjs's webgpu backend once it has started (for the lost-device watch, and the tests). */
+export function webGpuDevice(): GPUDevice | undefined {
+  return (tf.findBackend('webgpu') as { device?: GPUDevice } | null)?.device;
+}
+
+/** Call `fn(reason)` when the WebGPU device in use is lost (driver reset, GPU removed, `destroy()`). */
+export function onGpuDeviceLost(fn: (reason: string) => void): () => void {
+  lostListeners.add(fn);
+  return () => lostListeners.delete(fn);
+}
+
+/**
+ * The reason the WebGPU device was lost, waiting up to `ms` for `device.lost` (a read from a lost
+ * device can fail a moment before that promise resolves); undefined when it is not lost.
+ */
+export async function gpuLostReason(ms = 200): Promise<string | undefined> {
+  if (lostReason !== undefined) return lostReason;
+  const device = webGpuDevice();
+  if (device === undefined) return undefined;
+  const info = await Promise.race([device.lost, new Promise<undefined>((r) => setTimeout(r, ms))]);
+  return info === undefined ? undefined : lostText(info);
+}
+
+const lostText = (info: GPUDeviceLostInfo) => [info.reason, info.message].filter(Boolean).join(': ') || 'no reason given';
+
+function watchDevice(): void {
+  const device = webGpuDevice();
+  if (device === undefined || watched.has(device)) return;
+  watched.add(device);
+  void device.lost.then((info) => {
+    lostReason = lostText(info);
+    for (const fn of lostListeners) fn(lostReason);
+  });
+}
+
 /** Why WebGPU can't be used here, or null when an adapter is there. */
 async function webGpuProblem(): Promise<string | null> {
+  if (lostReason !== undefined) return `its device was lost earlier on this page (${lostReason}); reload the page to use WebGPU again`;
   const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
   if (gpu === undefined) return 'this browser has no navigator.gpu (WebGPU is off or unsupported)';
   try {
@@ -105,6 +146,7 @@ export async function chooseBackend(requested: BackendRequest): Promise<BackendC
       else if (backend === 'webgpu') why = 'navigator.gpu gave an adapter';
       else why = `${skipped.join('; ')}`;
       if (backend === 'webgpu') {
+        watchDevice();
         const name = await adapterName();
         if (name) why += ` (${name})`;
       }

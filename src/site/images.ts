@@ -1,20 +1,40 @@
 /**
- * Images in the browser: the bundled samples (public/samples/) and files the reader picks, decoded
- * by the browser into an `RgbImage` (alpha dropped; EXIF orientation applied as the browser shows it).
- * Bad input gets a message that says what was found and what to do.
+ * Images in the browser: synthetic scenes of the validation split (the shipped model's world,
+ * generated here from their seed), the bundled photos (public/samples/) and files the reader picks,
+ * decoded by the browser into an `RgbImage` (alpha dropped; EXIF orientation applied as the browser
+ * shows it). Bad input gets a message that says what was found and what to do.
  */
+import { SCENE_SPLITS, generateScene } from '../data/scenes.ts';
 import type { RgbImage } from '../types.ts';
 import type { ImageInput } from './session.ts';
 
-export interface Sample {
+export type Sample = {
   id: string;
   label: string;
-  /** File under public/samples/. */
-  file: string;
   credit: string;
-}
+} & (
+  | {
+      /** File under public/samples/. */
+      file: string;
+    }
+  | {
+      /** Seed of a synthetic scene (src/data/scenes.ts, 256×256), generated in the page. */
+      sceneSeed: number;
+    }
+);
 
+/** A validation scene (never trained on) as a sample. */
+const scene = (seed: number, what: string): Sample => ({
+  id: `scene-${seed}`,
+  label: `Synthetic scene ${seed} (256×256: ${what})`,
+  sceneSeed: seed,
+  credit: `generated in this page from seed ${seed} of the validation split (seeds ${SCENE_SPLITS.val.first}–${SCENE_SPLITS.val.last}), which the shipped model never trained on`,
+});
+
+/** The first is the default: a scene, where the shipped scene model finds things (it knows nothing of photos). */
 export const SAMPLES: readonly Sample[] = [
+  scene(1_000_007, 'hexagons, triangles, squares, stars, a circle'),
+  scene(1_000_009, 'a ring, hexagons, squares, a star, a triangle'),
   { id: 'chelsea', label: 'Chelsea the cat (451×300)', file: 'chelsea.jpg', credit: 'Stefan van der Walt, CC0 (scikit-image sample data)' },
   { id: 'astronaut', label: 'Astronaut Eileen Collins (512×512)', file: 'astronaut.jpg', credit: 'NASA, public domain (scikit-image sample data)' },
 ];
@@ -59,8 +79,9 @@ export async function decodeImageBlob(blob: Blob, name: string): Promise<RgbImag
   return { width, height, data };
 }
 
-/** A bundled sample, fetched from the site. */
+/** A sample: a scene generated here, or a bundled photo fetched from the site. */
 export async function loadSample(sample: Sample, base: string): Promise<ImageInput> {
+  if ('sceneSeed' in sample) return { id: `sample:${sample.id}`, label: sample.label, image: generateScene(sample.sceneSeed).image };
   const url = new URL(`samples/${sample.file}`, new URL(base, location.href)).href;
   const res = await fetch(url);
   if (!res.ok) throw new ImageInputError(`sample ${sample.file}: HTTP ${res.status}; is public/samples/ deployed?`);

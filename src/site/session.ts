@@ -95,6 +95,11 @@ interface Base {
 export interface SessionOptions {
   /** Make a tfjs backend active for a request (the site's `chooseBackend`; tests pass their own). */
   chooseBackend: (request: BackendRequest) => Promise<BackendChoice>;
+  /**
+   * After a run failed on WebGPU: the reason its device was lost, if it is (or is within a moment:
+   * a read from a lost device can fail before `device.lost` resolves), else undefined.
+   */
+  gpuLostReason?: () => Promise<string | undefined>;
 }
 
 const GPU_LABELS: Record<string, string> = { webgpu: 'WebGPU', webgl: 'WebGL' };
@@ -108,6 +113,8 @@ export class EngineSession {
   private backend?: BackendChoice;
   /** Set when a GPU backend failed during a run: the reason the status bar gives for the fallback. */
   private fallbackNote?: string;
+  /** Set when the GPU device was lost while a run was in flight: that run is not shown, the loop falls back. */
+  private lostNote?: string;
   private weights?: LoadedWeights;
   private model?: MaskRcnn;
   private shown?: RunView;
@@ -235,6 +242,11 @@ export class EngineSession {
         const t0 = performance.now();
         try {
           const run = await this.step(want);
+          if (this.lostNote !== undefined) {
+            // The device went away under this run: whatever it computed is not to be trusted.
+            this.fallBack(this.lostNote);
+            continue;
+          }
           const ms = performance.now() - t0;
           // A step that went through clears the error of an earlier one.
           if (this.status.phase === 'error') this.setStatus({ phase: 'idle', error: undefined, message: this.idleMessage() });
@@ -248,7 +260,7 @@ export class EngineSession {
           this.publish(run, want, foldedMs + ms);
           foldedMs = 0;
         } catch (e) {
-          this.handleFailure(e, want);
+          await this.handleFailure(e, want);
         }
       }
     } finally {
@@ -266,20 +278,51 @@ export class EngineSession {
     return `ran in ${Math.round(last.totalMs)} ms`;
   }
 
-  private handleFailure(e: unknown, want: Desired): void {
+  private async handleFailure(e: unknown, want: Desired): Promise<void> {
     const message = (e as Error).message ?? String(e);
     const backend = this.backend?.backend;
     if (!(e instanceof ConfigError) && (backend === 'webgpu' || backend === 'webgl') && this.desired.weights && this.desired.image) {
       // A GPU backend failed mid-run (device lost, out of memory, a driver bug): fall back to wasm and say so.
-      this.fallbackNote = `${GPU_LABELS[backend]} failed during a run (${message}); fell back to wasm`;
-      console.warn(`[session] ${this.fallbackNote}`);
-      this.disposeAll();
-      this.desired = { ...this.desired, backend: 'wasm' };
-      this.dirty = true;
+      const lost = backend === 'webgpu' && this.lostNote === undefined ? await this.options.gpuLostReason?.() : undefined;
+      const failed = `${GPU_LABELS[backend]} failed during a run (${message}); fell back to wasm`;
+      this.fallBack(this.lostNote ?? (lost !== undefined ? this.lostMessage(backend, lost) : failed));
       return;
     }
     void want;
     this.setStatus({ phase: 'error', error: message, message: 'stopped by an error (below)' });
+  }
+
+  private lostMessage(backend: 'webgpu' | 'webgl', reason: string, duringRun = true): string {
+    return `the ${GPU_LABELS[backend]} device was lost${duringRun ? ' during a run' : ''} (${reason}); fell back to wasm`;
+  }
+
+  /** Drop everything on the GPU backend and go on on wasm; `note` is the reason the status bar gives. */
+  private fallBack(note: string): void {
+    this.fallbackNote = note;
+    this.lostNote = undefined;
+    console.warn(`[session] ${note}`);
+    this.disposeAll();
+    this.desired = { ...this.desired, backend: 'wasm' };
+    this.dirty = true;
+  }
+
+  /**
+   * The GPU device of the backend in use is lost (its `device.lost` resolved). A run in flight is
+   * not shown (it may fail, or finish with what a dead device gave); either way the session falls
+   * back to wasm, re-runs what was shown, and says why. When idle, it falls back at once.
+   */
+  gpuLost(reason: string): void {
+    const backend = this.backend?.backend;
+    if (backend !== 'webgpu' && backend !== 'webgl') return;
+    // Already falling back (the failed run saw it first): nothing more to do.
+    if (this.desired.backend === 'wasm' && this.fallbackNote !== undefined) return;
+    const note = this.lostMessage(backend, reason, this.running);
+    if (this.running) {
+      this.lostNote = note;
+      return;
+    }
+    this.fallBack(note);
+    void this.loop();
   }
 
   /** Bring backend, model and trace to `want`; returns the new trace's base, or undefined when nothing ran. */

@@ -20,6 +20,8 @@ import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
 import { expect } from 'vitest';
+import { type MaskRcnnConfig, toConfig } from '../../src/config.ts';
+import { type ModelIndexEntry, listModels } from '../../src/site/model_index.ts';
 
 export const CHROMIUM = '/usr/bin/chromium';
 /** DESIGN.md §5: headless chromium with WebGPU on SwiftShader and no traffic of its own. */
@@ -132,6 +134,11 @@ export interface RunState {
   scores: number[];
   /** Resized / original image size. */
   scale: number;
+  /** The model of the shown run: its id (`default`, `file:NAME`) and classes incl. background. */
+  modelId: string;
+  numClasses: number;
+  /** [h, w] of the padded input the network saw. */
+  padded: [number, number];
 }
 
 export interface OpenedPage {
@@ -207,6 +214,16 @@ export function siteBrowser(): SiteBrowser {
   };
 }
 
+/**
+ * The model the site loads with no action: the first of the build-time index (trained models by
+ * `order`, placeholders last), as the built pages list it. The site tests run on it.
+ */
+export function defaultModel(): Omit<ModelIndexEntry, 'config'> & { config: MaskRcnnConfig } {
+  const first = listModels(join(ROOT, 'public', 'models'))[0];
+  if (first === undefined) throw new Error('no model under public/models/: the site tests run on its default model; ship one (scripts/ship-model.ts) or make a placeholder (scripts/make-placeholder-model.ts)');
+  return { ...first, config: toConfig(first.config ?? {}) };
+}
+
 /** Wait until the session has shown a run newer than `afterSeq` and is idle (or failed); return its state. */
 export async function runAfter(page: Page, afterSeq: number, timeout = 150_000): Promise<RunState> {
   await page.waitForFunction(
@@ -233,6 +250,9 @@ export async function runAfter(page: Page, afterSeq: number, timeout = 150_000):
       boxes: r ? Array.from(r.boxes) : [],
       scores: r ? Array.from(r.scores) : [],
       scale: s.last?.trace.sizes.scale ?? 1,
+      modelId: s.last?.model.id ?? '',
+      numClasses: s.last?.trace.config.numClasses ?? 0,
+      padded: [s.last?.trace.sizes.padded[0] ?? 0, s.last?.trace.sizes.padded[1] ?? 0] as [number, number],
     };
   });
 }
