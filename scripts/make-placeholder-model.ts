@@ -1,6 +1,8 @@
 /**
- * `npx tsx scripts/make-placeholder-model.ts`: writes public/models/tiny-random/, the site's
- * *untrained placeholder* model, until the shipped default model (issue 4) exists.
+ * `npx tsx scripts/make-placeholder-model.ts [--out DIR]`: writes an *untrained placeholder* model
+ * folder (default public/models/tiny-random/; tests that need an untrained model write one to a
+ * temp dir). The site's default model is the trained `public/models/default`; a placeholder is
+ * listed after every trained model and labelled untrained.
  *
  * It is the tests' tiny ResNet-18-FPN (tests/support/tiny.ts `TINY`: 5 classes, 8-channel stem,
  * 16-channel FPN, min_size 96 / max_size 128) with seeded random weights
@@ -9,14 +11,16 @@
  * deterministic: re-running this script gives the same bytes.
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { toConfig } from '../src/config.ts';
 import { MANIFEST_FILE, validateStateDict, writeShards } from '../src/weights/index.ts';
 import { randomStateDict } from '../tests/support/random_weights.ts';
 import { TINY } from '../tests/support/tiny.ts';
 import type { ModelAbout } from '../src/site/model_index.ts';
 
-const OUT = join(import.meta.dirname, '..', 'public', 'models', 'tiny-random');
+const outFlag = process.argv.indexOf('--out');
+if (outFlag >= 0 && process.argv[outFlag + 1] === undefined) throw new Error('--out needs a folder: npx tsx scripts/make-placeholder-model.ts --out DIR');
+const OUT = outFlag >= 0 ? resolve(process.argv[outFlag + 1]!) : join(import.meta.dirname, '..', 'public', 'models', 'tiny-random');
 const SEED = 0;
 
 const config = toConfig(TINY);

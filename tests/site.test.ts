@@ -13,6 +13,10 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toConfig } from '../src/config.ts';
 import { createMaskRcnn, runMaskRcnn } from '../src/model.ts';
+import jpeg from 'jpeg-js';
+import { PNG } from 'pngjs';
+import { generateScene } from '../src/data/scenes.ts';
+import { MAX_PIXELS, SAMPLES, headerSize, loadSample } from '../src/site/images.ts';
 import { listModels } from '../src/site/model_index.ts';
 import type { LoadedWeights } from '../src/site/models.ts';
 import { EngineSession, mergeSpec } from '../src/site/session.ts';
@@ -51,6 +55,40 @@ describe('figure statistics', () => {
   it('bindingSide: a 451×300 photo at 800/1333 is set by its short side; a 1000×100 panorama by its long side', () => {
     expect(bindingSide([300, 451], 800, 1333)).toBe('short');
     expect(bindingSide([100, 1000], 800, 1333)).toBe('long');
+  });
+});
+
+describe('images of the site', () => {
+  it('headerSize reads width × height from a PNG (pngjs 7×5), a JPEG (jpeg-js 9×4, the 451×300 photo), GIF, BMP (top-down) and WebP VP8X headers; undefined for other bytes', () => {
+    const png = PNG.sync.write(Object.assign(new PNG({ width: 7, height: 5 }), { data: Buffer.alloc(7 * 5 * 4, 200) }));
+    expect(headerSize(png)).toEqual({ width: 7, height: 5 });
+    const jpg = jpeg.encode({ width: 9, height: 4, data: Buffer.alloc(9 * 4 * 4, 90) }, 80).data;
+    expect(headerSize(jpg)).toEqual({ width: 9, height: 4 });
+    expect(headerSize(readFileSync(join(ROOT, 'tests/fixtures/photos/chelsea.jpg')))).toEqual({ width: 451, height: 300 });
+    const gif = Uint8Array.from([...Buffer.from('GIF89a'), 0x2c, 0x01, 0xc8, 0x00, 0, 0, 0]);
+    expect(headerSize(gif)).toEqual({ width: 300, height: 200 });
+    const bmp = new Uint8Array(54);
+    bmp.set(Buffer.from('BM'));
+    new DataView(bmp.buffer).setInt32(18, 640, true);
+    new DataView(bmp.buffer).setInt32(22, -480, true);
+    expect(headerSize(bmp)).toEqual({ width: 640, height: 480 });
+    // VP8X: canvas width − 1 and height − 1 as 24-bit little-endian at 24 and 27: 20000 × 15000.
+    const webp = new Uint8Array(30);
+    webp.set(Buffer.from('RIFF'));
+    webp.set(Buffer.from('WEBPVP8X'), 8);
+    webp.set([0x1f, 0x4e, 0x00, 0x97, 0x3a, 0x00], 24);
+    expect(headerSize(webp)).toEqual({ width: 20000, height: 15000 });
+    expect(headerSize(Buffer.from('not an image at all, just some text'))).toBeUndefined();
+    expect(MAX_PIXELS).toBe(40_000_000);
+  });
+
+  it('the first sample (the default image) is validation scene 1000007, generated in the page: the bytes of generateScene(1000007)', async () => {
+    const first = SAMPLES[0]!;
+    expect(first.id).toBe('scene-1000007');
+    const input = await loadSample(first, '/');
+    expect(input.id).toBe('sample:scene-1000007');
+    expect([input.image.width, input.image.height]).toEqual([256, 256]);
+    expect(Buffer.from(input.image.data).equals(Buffer.from(generateScene(1_000_007).image.data))).toBe(true);
   });
 });
 
