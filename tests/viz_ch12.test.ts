@@ -458,6 +458,9 @@ describe('chapter 12 notebook', () => {
     const cells = [...readFileSync(join(ROOT, 'src/pages/ablation.astro'), 'utf8').matchAll(/<Cell name="([^"]+)"/g)].map((m) => m[1]);
     expect(cells.length).toBeGreaterThan(5);
     for (const name of cells) expect(slots, `<Cell name="${name}">`).toContain(name);
+    // A cell shown under the name of something imported would redefine it (the runtime refuses).
+    const imported = [...readFileSync(path, 'utf8').matchAll(/import \{([^}]+)\} from/g)].flatMap((m) => m[1]!.split(',').map((x) => x.trim()));
+    for (const name of cells) expect(imported, `<Cell name="${name}"> is also an import`).not.toContain(name);
     expect(code).not.toMatch(/https?:\/\//);
     for (const m of code.matchAll(/import\("([^"]+)"\)/g)) expect(m[1]).toMatch(/^\.\.\/src\//);
   });

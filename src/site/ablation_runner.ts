@@ -202,11 +202,15 @@ export interface SessionRun {
   trace: Trace;
   model: { id: string };
   image: { id: string };
+  /** The session's run number (RunView.seq), passed through to the state. */
+  seq?: number;
 }
 
 /** The scene of a session run and every pooler model's detections on it, as far as they have run. */
 export interface ScenePanelsState {
   seed: number;
+  /** The session run this state belongs to (its `seq`; 0 when not given). */
+  seq: number;
   scene: Scene;
   panels: ScenePanel[];
   /** All models have run (or failed). */
@@ -232,7 +236,7 @@ export async function* scenePanelsFor(
   entries.forEach((e, i) => {
     if (e.id === run.model.id) fill(i, detectionsOf(run.trace));
   });
-  const state = (): ScenePanelsState => ({ seed, scene, panels: [...panels], done: panels.every((p) => p.status === undefined || p.status.startsWith('failed')) });
+  const state = (): ScenePanelsState => ({ seed, seq: run.seq ?? 0, scene, panels: [...panels], done: panels.every((p) => p.status === undefined || p.status.startsWith('failed')) });
   yield state();
   for (const [i, e] of entries.entries()) {
     if (panels[i]!.detections !== undefined) continue;

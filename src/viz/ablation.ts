@@ -58,6 +58,9 @@ export interface ScenePanelsData {
   showGroundTruth: boolean;
   /** The scene's seed, for titles. */
   seed: number;
+  /** The session run the panels belong to, and whether every model has run (set as data-run / data-done on the SVG). */
+  run?: number;
+  done?: boolean;
 }
 
 function regionRgba(region: MaskRegion, threshold: number, color: string, alpha = 150): Uint8ClampedArray {
@@ -114,6 +117,8 @@ export function scenePanelsFigure(data: ScenePanelsData, options: { panel?: numb
     `Validation scene ${data.seed}: ${data.panels.map((p) => p.title).join(', ')}${data.showGroundTruth ? ', and the ground truth' : ''}`,
     'Each panel shows one model’s detections (masks and boxes) on the same scene; a detection has the colour of the ground-truth object it matched, grey with a dashed box if none.',
   );
+  if (data.run !== undefined) svg.setAttribute('data-run', String(data.run));
+  if (data.done !== undefined) svg.setAttribute('data-done', String(data.done));
   const href = options.imageHref ?? imageToDataUrl(image);
   let x = 0;
   const panelFrame = (title: string, lines: readonly string[], attrs: Record<string, string | number>) => {
@@ -375,9 +380,9 @@ export function shiftIouFigure(data: ShiftIouData): SVGSVGElement {
   const left = 96;
   const top = 44;
   const width = left + data.shifts.length * cw + 4;
-  const height = top + data.sizes.length * ch + 34;
+  const height = top + data.sizes.length * ch + 64;
   const svg = svgRoot(width, height, 'IoU of an object with itself shifted by a few pixels', 'Rows: object size; columns: shift along both axes; each cell gives the IoU and whether it passes 0.75 and 0.5.');
-  svg.append(el('text', { x: 0, y: 14, 'font-weight': 700 }, 'IoU after a shift of d px in x and in y'));
+  svg.append(el('text', { x: 2, y: 14, 'font-weight': 700 }, 'IoU after a shift of d px in x and in y'));
   data.shifts.forEach((d, j) => svg.append(el('text', { x: left + j * cw + cw / 2, y: top - 8, 'text-anchor': 'middle', 'font-size': 11 }, `d = ${d} px`)));
   const fills = { pass75: '#cfe6f5', pass50: '#f7dca0', fail: '#e9a27c' } as const;
   data.sizes.forEach((s, i) => {
@@ -391,11 +396,10 @@ export function shiftIouFigure(data: ShiftIouData): SVGSVGElement {
       );
     });
   });
-  const ly = top + data.sizes.length * ch + 12;
-  let lx = 0;
-  for (const [band, text] of [['pass75', '✓✓ ≥ 0.75 (counts for AP75)'], ['pass50', '✓ ≥ 0.5 only (AP50)'], ['fail', '✗ < 0.5 (a miss)']] as const) {
-    svg.append(el('rect', { x: lx, y: ly, width: 12, height: 12, fill: fills[band], stroke: '#333', 'stroke-width': 0.5 }), el('text', { x: lx + 16, y: ly + 10, 'font-size': 10 }, text));
-    lx += 16 + text.length * 5.6;
+  let ly = top + data.sizes.length * ch + 8;
+  for (const [band, text] of [['pass75', '✓✓ IoU ≥ 0.75: a match for AP75 (and AP50)'], ['pass50', '✓ 0.5 ≤ IoU < 0.75: a match for AP50 only'], ['fail', '✗ IoU < 0.5: a miss']] as const) {
+    svg.append(el('rect', { x: left, y: ly, width: 12, height: 12, fill: fills[band], stroke: '#333', 'stroke-width': 0.5 }), el('text', { x: left + 16, y: ly + 10, 'font-size': 10 }, text));
+    ly += 18;
   }
   return svg;
 }
