@@ -373,7 +373,7 @@ describe('AblationRunner on the engine (tiny model, cpu)', () => {
     { id: 'align', label: 'align', placeholder: true, pooler: 'roiAlign' as const, boxPooler: 'roiAlign' as const, eval: null },
   ];
 
-  it('run gives each model’s detections on a scene; evaluate(2 scenes) gives box and mask AP per model with progress; an aborted signal skips; a backend switch rebuilds; dispose frees every tensor', async () => {
+  it('run gives each model’s detections on a scene; evaluate(2 scenes) gives box and mask AP per model with progress; an aborted signal skips, also one aborted by a task during the evaluation; a backend switch rebuilds; dispose frees every tensor', async () => {
     await tf.setBackend('cpu');
     const before = tf.memory().numTensors;
     const loads: string[] = [];
@@ -418,6 +418,12 @@ describe('AblationRunner on the engine (tiny model, cpu)', () => {
       stop.abort();
       await expect(runner.run('pool', scene.image, stop.signal)).rejects.toBeInstanceOf(AbortedError);
       await expect(runner.evaluate(['pool'], [VAL.first], { signal: stop.signal })).rejects.toBeInstanceOf(AbortedError);
+      // A cancel that arrives as a task (a click) is seen before the next run: runs give the event loop a turn.
+      const later = new AbortController();
+      const seen: string[] = [];
+      setTimeout(() => later.abort(), 0);
+      await expect(runner.evaluate(['pool', 'align'], [VAL.first, VAL.first + 1], { signal: later.signal, onProgress: (d, t) => seen.push(`${d}/${t}`) })).rejects.toBeInstanceOf(AbortedError);
+      expect(seen).toEqual(['0/4']);
 
       // Another backend (as the runner sees it): the models are built again, the old ones freed.
       backend = 'cpu-2';

@@ -42,6 +42,11 @@ export interface RunnerOptions {
   settled?: () => Promise<void>;
 }
 
+/** Resolves in a new task (after the browser has had a chance to paint and handle input). */
+export function nextTask(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
 export class AbortedError extends Error {
   override name = 'AbortedError';
 }
@@ -137,6 +142,9 @@ export class AblationRunner {
   run(id: string, image: RgbImage, signal?: AbortSignal): Promise<DetectionSet> {
     return this.serial(async () => {
       if (signal?.aborted || this.disposed) throw new AbortedError('superseded');
+      // On wasm and cpu a run is one long chain of microtasks: give the browser a turn before each, or the page
+      // would not paint (progress, "running…") nor handle a click (Cancel) until a whole evaluation is over.
+      await nextTask();
       await this.options.settled?.();
       if (signal?.aborted || this.disposed) throw new AbortedError('superseded');
       const backend = this.backend();
