@@ -16,6 +16,10 @@
  *   checks    each column's detections against torchvision's: count, same-label boxes within 1 px,
  *             max box and score difference (equal work, not just equal time).
  *   --profile one more wasm run under tf.profile: kernel time per stage and the slowest kernels.
+ *
+ * Then two more sections: the shipped model (bench/shipped.ts: public/models/default's full trace
+ * and training images/s on wasm and cpu; --shipped ARGS, --shipped skip, or --shipped-only for it
+ * alone) and the RoI kernels (bench/kernels.ts; --kernels ARGS or --kernels skip).
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -23,6 +27,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { agreement } from './compare.ts';
+import { runShipped } from './shipped.ts';
 import { ensureOrtPrefix, ortInstallHint, resolveOrt } from './ort.ts';
 import type { Detections, Profile, WorkerEvent } from './protocol.ts';
 
@@ -31,6 +36,9 @@ const PYTHON = '/usr/bin/python3';
 const ORACLE = join(ROOT, 'tests', 'oracle');
 
 const USAGE = `usage: npm run bench -- [options]
+  --shipped ARGS    then the shipped-model section, bench/shipped.ts, with these arguments (default: its
+                    defaults, ≈ 2 min); --shipped skip leaves it out
+  --shipped-only    only the shipped-model section (same as npm run bench:shipped -- ARGS)
   --kernels ARGS    then the RoI kernel benchmark, bench/kernels.ts, with these arguments (default '--reps 2');
                     --kernels skip leaves it out
   --size N          torchvision min_size (default 800: 480×640 → 800×1066); e.g. --size 320 for a quick run
@@ -61,6 +69,9 @@ interface Options {
   json: string | undefined;
   /** bench/kernels.ts arguments, or null to skip it */
   kernels: string[] | null;
+  /** bench/shipped.ts arguments, or null to skip it */
+  shipped: string[] | null;
+  shippedOnly: boolean;
 }
 
 function options(argv: string[]): Options {
@@ -80,6 +91,8 @@ function options(argv: string[]): Options {
       cache: { type: 'string', default: join(tmpdir(), 'mask-rcnn-lab-bench') },
       json: { type: 'string' },
       kernels: { type: 'string', default: '--reps 2' },
+      shipped: { type: 'string', default: '' },
+      'shipped-only': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -109,6 +122,8 @@ function options(argv: string[]): Options {
     cache: resolve(values.cache),
     json: values.json,
     kernels: values.kernels.trim() === 'skip' ? null : values.kernels.split(/\s+/).filter(Boolean),
+    shipped: values.shipped.trim() === 'skip' ? null : values.shipped.split(/\s+/).filter(Boolean),
+    shippedOnly: values['shipped-only'],
   };
 }
 
@@ -445,8 +460,19 @@ function profileReport(p: Profile): string[] {
 
 // ---------------------------------------------------------------------------------------------
 
+/** The shipped-model section (bench/shipped.ts), in this process; its workers are processes of their own. */
+async function shippedSection(args: string[]): Promise<void> {
+  log(`shipped model: bench/shipped.ts ${args.join(' ')} (--shipped skip leaves this out)`);
+  const code = await runShipped(args);
+  if (code !== 0) throw new Error(`the shipped-model section failed (status ${code})`);
+}
+
 async function main(): Promise<void> {
   const o = options(process.argv.slice(2));
+  if (o.shippedOnly) {
+    await shippedSection(o.shipped ?? []);
+    return;
+  }
   const { weights, image, photo } = prepare(o);
   const load = loadavg().map((x) => x.toFixed(2)).join(' ');
   if (loadavg()[0]! > 0.5 * cpus().length) {
@@ -506,6 +532,7 @@ async function main(): Promise<void> {
     writeFileSync(o.json, `${JSON.stringify({ options: o, meta, columns: dump }, null, 1)}\n`);
     log(`wrote ${o.json}`);
   }
+  if (o.shipped) await shippedSection(o.shipped);
   if (o.kernels) {
     // The kernels section (issue 3): our WGSL RoIAlign vs the tfjs-op composition vs the CPU twin.
     log(`RoI kernels: bench/kernels.ts ${o.kernels.join(' ')} (--kernels skip leaves this out)`);

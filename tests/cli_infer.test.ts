@@ -3,7 +3,7 @@
  * masks, the stage dumps, and a clear message for each kind of bad input.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -15,7 +15,7 @@ import { UsageError } from '../src/cli/args.ts';
 import { decodeNpy } from '../src/io/npy.ts';
 import { decodeRle } from '../src/io/rle.ts';
 import { DUMP_NAMES } from '../src/model.ts';
-import { writeSafetensors } from '../src/weights/index.ts';
+import { roundToHalf, writeSafetensors, writeShards } from '../src/weights/index.ts';
 import { randomStateDict } from './support/random_weights.ts';
 import { TINY, randomImage } from './support/tiny.ts';
 
@@ -171,5 +171,53 @@ describe('npm run infer on a tiny checkpoint', () => {
     expect((failed as { stderr: string }).stderr).not.toMatch(/\n\s+at /); // no stack trace
     const usage = await run(tsx, [cli, '--image', bad]).catch((e: { code: number; stderr: string }) => e);
     expect((usage as { code: number }).code).toBe(2);
+  });
+});
+
+describe('npm run infer --model NAME (a shipped model folder)', () => {
+  let dir: string;
+  let modelsDir: string;
+  let weights: string;
+  let photo: string;
+  const NAMES = ['__background__', 'disc', 'box', 'tri', 'star'];
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'infer-model-'));
+    const stateDict = randomStateDict(toConfig(TINY), 3);
+    weights = join(dir, 'tiny.safetensors');
+    // the float16 rounding of the weights, as a float32 checkpoint: what --model must load exactly
+    writeFileSync(weights, writeSafetensors(new Map([...stateDict].map(([k, t]) => [k, { ...t, data: roundToHalf(t.data) }]))));
+    // as npm run ship writes it: float16 shards with the config, about.json with class names
+    modelsDir = join(dir, 'models');
+    mkdirSync(join(modelsDir, 'tiny-f16'), { recursive: true });
+    const { manifest, shards } = writeShards(stateDict, { config: TINY, dtype: 'float16' });
+    writeFileSync(join(modelsDir, 'tiny-f16', 'model.json'), JSON.stringify(manifest));
+    manifest.shards.forEach((s, i) => writeFileSync(join(modelsDir, 'tiny-f16', s.file), shards[i]!));
+    writeFileSync(join(modelsDir, 'tiny-f16', 'about.json'), JSON.stringify({ label: 'tiny', classNames: NAMES }));
+    const img = randomImage(120, 90, 4);
+    photo = pngFile(dir, 'photo.png', 120, 90, (x, y) => img.data[(y * 120 + x) * 3]!);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('infer --model tiny-f16 needs no config flags, names labels by about.json, and equals --weights on the float16-rounded checkpoint', async () => {
+    const out16 = join(dir, 'f16.json');
+    const out32 = join(dir, 'f32.json');
+    expect(await main(['--model', 'tiny-f16', '--image', photo, '--out', out16, '--quiet'], { modelsDir })).toBe(0);
+    expect(await main(['--weights', weights, '--image', photo, '--out', out32, ...TINY_FLAGS])).toBe(0);
+    type Result = { weights: string; detections: { box: number[]; label: number; name?: string; score: number }[] };
+    const r16 = JSON.parse(readFileSync(out16, 'utf8')) as Result;
+    const r32 = JSON.parse(readFileSync(out32, 'utf8')) as Result;
+    expect(r16.weights).toBe(join(modelsDir, 'tiny-f16', 'model.json'));
+    expect(r16.detections.length).toBeGreaterThan(0);
+    for (const d of r16.detections) expect(d.name).toBe(NAMES[d.label]);
+    expect(r32.detections.every((d) => d.name === undefined)).toBe(true);
+    expect(r16.detections.map(({ name: _, ...d }) => d)).toEqual(r32.detections);
+  });
+
+  it('infer --model: an unknown name lists the models there; --model with --weights, or neither, is a usage error', async () => {
+    await expect(main(['--model', 'nope', '--image', photo], { modelsDir })).rejects.toThrow(/no model 'nope': .* does not exist; models available: tiny-f16/);
+    await expect(main(['--model', 'tiny-f16', '--weights', weights, '--image', photo], { modelsDir })).rejects.toThrow(/exactly one of --weights FILE or --model NAME/);
+    await expect(main(['--image', photo], { modelsDir })).rejects.toThrow(UsageError);
+    await expect(main(['--model', '../x', '--image', photo], { modelsDir })).rejects.toThrow(/expected a model folder name/);
   });
 });

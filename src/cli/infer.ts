@@ -1,13 +1,15 @@
 /**
- * `npm run infer -- --weights FILE --image FILE [--out result.json] [--dump-stages DIR]
+ * `npm run infer -- (--weights FILE | --model NAME) --image FILE [--out result.json] [--dump-stages DIR]
  *                  [--backend wasm|cpu|webgpu] [config fields, e.g. --min-size 320]`
  *
  * Runs the engine on one PNG/JPEG image and writes the detections (box in original-image pixels,
- * label, COCO name for 91-class models, score, mask as COCO RLE) with per-stage timings; optionally
- * every stage of DESIGN.md §4 as .npy files. A progress line per stage goes to stderr.
+ * label, class name (a shipped model's about.json classNames, COCO's for 91-class models), score,
+ * mask as COCO RLE) with per-stage timings; optionally every stage of DESIGN.md §4 as .npy files.
+ * `--model NAME` reads public/models/NAME/model.json, as `npm run eval` does (resolveModel).
+ * A progress line per stage goes to stderr.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { mergeSpecs, toConfig } from '../config.ts';
 import { COCO_CATEGORIES } from '../coco.ts';
@@ -18,10 +20,12 @@ import { DUMP_NAMES, type Trace, createMaskRcnn, runMaskRcnn } from '../model.ts
 import { type Backend, useBackend } from '../node/backend.ts';
 import { loadWeightsFile } from './weights_file.ts';
 import { UsageError, parseArgs, runIfMain } from './args.ts';
+import { resolveModel } from './eval.ts';
 
-const USAGE = `usage: npm run infer -- --weights FILE --image FILE [--out result.json] [--dump-stages DIR]
+const USAGE = `usage: npm run infer -- (--weights FILE | --model NAME) --image FILE [--out result.json] [--dump-stages DIR]
                      [--backend wasm|cpu|webgpu] [--quiet] [config fields]
   --weights FILE     torchvision checkpoint (.pth zip or legacy, .safetensors) or a converted model.json
+  --model NAME       a shipped model: public/models/NAME/model.json (e.g. default, roipool)
   --image FILE       PNG or JPEG
   --out FILE         write the detections and timings as JSON (default: print a summary only)
   --dump-stages DIR  write every stage (input, fpn_*, rpn_*, proposals, class_logits, …, masks) as .npy
@@ -29,7 +33,24 @@ const USAGE = `usage: npm run infer -- --weights FILE --image FILE [--out result
 config fields: torchvision keywords (--min-size 320 --box-score-thresh 0.05 --rpn-post-nms-top-n-test 1000)
 or dotted config paths (--roi-heads.box-roi-pool.sampling-ratio 0), see src/config.ts`;
 
-const OWN_FLAGS = { weights: true, image: true, out: true, dumpStages: true, backend: true, quiet: false, help: false };
+const OWN_FLAGS = { weights: true, model: true, image: true, out: true, dumpStages: true, backend: true, quiet: false, help: false };
+
+export interface InferOptions {
+  /** where --model NAME is looked up (default public/models) */
+  modelsDir?: string;
+}
+
+/** The classNames of a shipped model's about.json beside its model.json, when it has them. */
+function aboutClassNames(manifestPath: string): string[] | undefined {
+  const path = join(dirname(manifestPath), 'about.json');
+  if (!existsSync(path)) return undefined;
+  try {
+    const about = JSON.parse(readFileSync(path, 'utf8')) as { classNames?: unknown };
+    return Array.isArray(about.classNames) && about.classNames.every((n) => typeof n === 'string') ? (about.classNames as string[]) : undefined;
+  } catch (e) {
+    throw new UsageError(`${path} is not valid JSON (${(e as Error).message}); fix or delete it`);
+  }
+}
 
 export interface Detection {
   box: [number, number, number, number];
@@ -39,12 +60,16 @@ export interface Detection {
   mask: { size: [number, number]; counts: string };
 }
 
-/** The detections of a trace as JSON-ready records (masks thresholded and RLE-encoded). */
-export function detectionsOf(trace: Trace): Detection[] {
+/**
+ * The detections of a trace as JSON-ready records (masks thresholded and RLE-encoded), named by
+ * `classNames` when it has one name per class, else by COCO's for 91-class models.
+ */
+export function detectionsOf(trace: Trace, classNames?: readonly string[]): Detection[] {
   const { boxes, labels, scores, masks } = trace.result;
   const [h, w] = trace.sizes.original;
   const threshold = trace.config.roiHeads.maskThreshold;
-  const names = trace.config.numClasses === COCO_CATEGORIES.length ? COCO_CATEGORIES : undefined;
+  const names =
+    classNames?.length === trace.config.numClasses ? classNames : trace.config.numClasses === COCO_CATEGORIES.length ? COCO_CATEGORIES : undefined;
   return Array.from(labels, (label, d) => {
     const box = Array.from(boxes.subarray(d * 4, d * 4 + 4)) as Detection['box'];
     return {
@@ -58,15 +83,19 @@ export function detectionsOf(trace: Trace): Detection[] {
   });
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
+export async function main(argv: readonly string[], options: InferOptions = {}): Promise<number> {
   const { flags, spec } = parseArgs(argv, OWN_FLAGS);
   if (flags.has('help')) {
     console.log(USAGE);
     return 0;
   }
-  const weightsPath = flags.get('weights');
+  const modelName = flags.get('model');
   const imagePath = flags.get('image');
-  if (!weightsPath || !imagePath) throw new UsageError(`--weights and --image are required\n${USAGE}`);
+  if ((modelName === undefined) === (flags.get('weights') === undefined) || !imagePath) {
+    throw new UsageError(`give --image and exactly one of --weights FILE or --model NAME\n${USAGE}`);
+  }
+  const weightsPath = modelName !== undefined ? resolveModel(modelName, options.modelsDir) : flags.get('weights')!;
+  const classNames = modelName !== undefined ? aboutClassNames(weightsPath) : undefined;
   const backend = (flags.get('backend') ?? 'wasm') as Backend;
   if (!['wasm', 'cpu', 'webgpu'].includes(backend)) throw new UsageError(`--backend ${backend}: expected wasm, cpu or webgpu`);
   const quiet = flags.has('quiet');
@@ -88,7 +117,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     onStage: (stage, ms) => log(`[infer] ${stage.padEnd(12)} ${ms.toFixed(1).padStart(9)} ms`),
   });
   try {
-    const detections = detectionsOf(trace);
+    const detections = detectionsOf(trace, classNames);
     const totalMs = Object.values(trace.timings).reduce((a, b) => a + b, 0);
     log(`[infer] ${trace.proposals.boxes.length / 4} proposals, ${detections.length} detections, ${totalMs.toFixed(0)} ms`);
     for (const d of detections.slice(0, 10)) {
