@@ -149,3 +149,43 @@ describe('npm run eval on a tiny random model', () => {
     await expect(main(['--weights', weights, '--seeds', '0', '--backend', 'gpu'])).rejects.toThrow(/expected wasm, cpu or webgpu/);
   });
 });
+
+describe('npm run eval --model on a damaged or float16 model folder', () => {
+  let modelsDir: string;
+  const stateDict = randomStateDict(toConfig(SPEC), 2);
+
+  /** A model folder as npm run ship writes it; `damage` edits the shard bytes before they are written. */
+  const folder = (name: string, dtype: 'float32' | 'float16', damage?: (shard: Uint8Array) => Uint8Array) => {
+    const { manifest, shards } = writeShards(stateDict, { config: SPEC, dtype, shardBytes: 1 << 16 });
+    mkdirSync(join(modelsDir, name), { recursive: true });
+    writeFileSync(join(modelsDir, name, 'model.json'), JSON.stringify(manifest));
+    manifest.shards.forEach((s, i) => writeFileSync(join(modelsDir, name, s.file), i === 1 && damage ? damage(shards[i]!.slice()) : shards[i]!));
+    return manifest;
+  };
+
+  beforeAll(() => {
+    modelsDir = mkdtempSync(join(tmpdir(), 'eval-models-'));
+  });
+  afterAll(() => rmSync(modelsDir, { recursive: true, force: true }));
+
+  it('a shard with a flipped byte: the error names the shard, both CRC-32s and what to do', async () => {
+    const manifest = folder('flipped', 'float32', (b) => {
+      b[100]! ^= 1;
+      return b;
+    });
+    await expect(main(['--model', 'flipped', '--seeds', '0', '--quiet'], { modelsDir })).rejects.toThrow(
+      new RegExp(`weights shard ${manifest.shards[1]!.file} is corrupt: CRC-32 [0-9a-f]{8}, model\\.json says ${manifest.shards[1]!.crc32}; download or convert it again`),
+    );
+  });
+
+  it('a truncated shard of a float16 model: says the download is truncated', async () => {
+    folder('short16', 'float16', (b) => b.subarray(0, 10));
+    await expect(main(['--model', 'short16', '--seeds', '0', '--quiet'], { modelsDir })).rejects.toThrow(/has 10 bytes; model\.json says \d+; the download is truncated/);
+  });
+
+  it('a model.json that is not JSON: says so and to re-run the converter', async () => {
+    mkdirSync(join(modelsDir, 'garbled'));
+    writeFileSync(join(modelsDir, 'garbled', 'model.json'), '{"format": "mask-rcnn-lab/weights", ');
+    await expect(main(['--model', 'garbled', '--seeds', '0', '--quiet'], { modelsDir })).rejects.toThrow(/garbled\/model\.json is not valid JSON .*npm run convert/);
+  });
+});
