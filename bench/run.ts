@@ -462,7 +462,7 @@ function profileReport(p: Profile): string[] {
 
 /** The shipped-model section (bench/shipped.ts), in this process; its workers are processes of their own. */
 async function shippedSection(args: string[]): Promise<void> {
-  log(`shipped model: bench/shipped.ts ${args.join(' ')} (--shipped skip leaves this out)`);
+  log(`shipped model: bench/shipped.ts ${args.length ? args.join(' ') : '(its defaults)'}; --shipped skip leaves this out`);
   const code = await runShipped(args);
   if (code !== 0) throw new Error(`the shipped-model section failed (status ${code})`);
 }
