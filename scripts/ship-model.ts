@@ -153,6 +153,9 @@ export function aboutOf(state: CheckpointState, options: { label?: string; order
   const { width, height } = { width: recipe.data.scene.width ?? 256, height: recipe.data.scene.height ?? 256 };
   const opt = recipe.optimizer;
   const done = state.step >= recipe.steps;
+  // `npm run train -- --resume --steps N` may have lengthened the schedule (recipe.scheduleChanges)
+  const changes = ((recipe as { scheduleChanges?: unknown }).scheduleChanges ?? []) as { atStep: number; fromSteps: number; toSteps: number }[];
+  const extended = changes.map((c) => `; the schedule went from ${c.fromSteps} to ${c.toSteps} steps at step ${c.atStep}`).join('');
   const arch = `ResNet-${config.backbone.depth} (width ${config.backbone.baseWidth})-FPN ${config.fpn.outChannels}`;
   const description =
     `${arch} with ${poolers}, trained from scratch by \`npm run train\` on the synthetic scenes (src/data/scenes.ts, ` +
@@ -160,7 +163,7 @@ export function aboutOf(state: CheckpointState, options: { label?: string; order
     `${done ? `${state.step} steps` : `${state.step} of ${recipe.steps} steps (an intermediate checkpoint)`} × batch ${recipe.batch} = ` +
     `${imagesSeen.toLocaleString('en-US')} images seen; ${opt.kind === 'adamw' ? 'AdamW' : 'SGD'} lr ${opt.lr}` +
     `${opt.warmupSteps > 0 ? ` (${opt.warmupSteps} warm-up steps, ${opt.schedule} decay)` : ` (${opt.schedule} decay)`}, ` +
-    `weight decay ${opt.weightDecay}; ${fmtDuration(state.elapsedMs)} of training. ` +
+    `weight decay ${opt.weightDecay}${extended}; ${fmtDuration(state.elapsedMs)} of training. ` +
     `Weights stored as ${options.dtype}.`;
   return {
     label: options.label ?? `Mask R-CNN R${config.backbone.depth}-FPN, ${pooler}, synthetic scenes${done ? '' : ` (step ${state.step}/${recipe.steps})`}`,
@@ -180,6 +183,7 @@ export function aboutOf(state: CheckpointState, options: { label?: string; order
       trainSeeds: `${recipe.data.firstSeed}-${recipe.data.firstSeed + recipe.data.count - 1}`,
       optimizer: { kind: opt.kind, lr: opt.lr, weightDecay: opt.weightDecay, warmupSteps: opt.warmupSteps, schedule: opt.schedule, clipNorm: opt.clipNorm },
       seed: recipe.seed,
+      ...(changes.length > 0 ? { scheduleChanges: changes } : {}),
       dtype: options.dtype,
       command: 'npm run train',
     },
