@@ -284,6 +284,13 @@ describe('EngineSession on cpu with the tiny model', () => {
       expect(gpuSession.state.backend?.backend).toBe('wasm');
       expect(gpuSession.state.backend?.reason).toMatch(/^WebGPU failed during a run \(GPU device was lost \(simulated\)\); fell back to wasm$/);
       expect(gpuSession.current?.computed).toHaveLength(12);
+      // device.lost resolves only later (a busy GPU process): the reason is corrected, nothing runs again.
+      const runs = gpuSession.state.runs;
+      gpuSession.gpuLost('destroyed: late');
+      await gpuSession.idle();
+      expect(gpuSession.state.backend?.reason).toBe('the WebGPU device was lost during a run (destroyed: late); fell back to wasm');
+      expect(gpuSession.state.runs).toBe(runs);
+      expect(gpuSession.current?.seq).toBe(1);
       gpuSession.dispose();
       expect(tf.memory().numTensors).toBe(before);
     } finally {

@@ -10,10 +10,14 @@
  * test-results/screenshots/chapter-{3,4,5,6}-*.png.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectClean, hasChromium, runAfter, setRange, shot, siteBrowser } from './support/site_browser.ts';
+import { defaultModel, expectClean, hasChromium, runAfter, setRange, shot, siteBrowser } from './support/site_browser.ts';
+
+/** "8" for a square stride, "48×64" (y×x) otherwise, as the figures write it. */
+const strideText = (sy: number, sx: number) => (sy === sx ? String(sy) : `${sy}×${sx}`);
 
 describe.runIf(hasChromium())('chapters 3–6 of the built site in chromium', () => {
   const site = siteBrowser();
+  const model = defaultModel();
   beforeAll(site.start);
   afterAll(site.stop);
 
@@ -25,16 +29,23 @@ describe.runIf(hasChromium())('chapters 3–6 of the built site in chromium', ()
       await page.locator('[data-cell="bodyFigure"] figure svg').waitFor();
       await page.locator('[data-cell="pyramidFigure"] figure svg').waitFor();
       await page.locator('[data-cell="fpnFigure"] figure svg').waitFor();
-      // The placeholder's input is padded to 96×128: C2–C5 have strides 4, 8, 16, 32; P6 (2×2) 96 // 2 × 128 // 2.
-      expect(await page.locator('[data-cell="bodyFigure"] figcaption').textContent()).toMatch(/Strides 4, 8, 16, 32; sizes 32×24, 16×12, 8×6, 4×3/);
-      expect(await page.locator('[data-cell="pyramidFigure"] figcaption').textContent()).toMatch(/Strides 4, 8, 16, 32, 48×64; sizes 32×24, 16×12, 8×6, 4×3, 2×2/);
+      // The padded input H×W (a multiple of 32): C2–C5 are W/s × H/s at strides s = 4, 8, 16, 32; P6 is P5
+      // max-pooled with kernel 1, stride 2 (⌈P5 / 2⌉), and its stride is H // h × W // w.
+      const [H, W] = first.padded;
+      expect(H % 32 === 0 && W % 32 === 0).toBe(true);
+      const sizes = [4, 8, 16, 32].map((s) => `${W / s}×${H / s}`);
+      const [p6w, p6h] = [Math.ceil(W / 64), Math.ceil(H / 64)];
+      expect(await page.locator('[data-cell="bodyFigure"] figcaption').textContent()).toContain(`Strides 4, 8, 16, 32; sizes ${sizes.join(', ')}.`);
+      expect(await page.locator('[data-cell="pyramidFigure"] figcaption').textContent()).toContain(`Strides 4, 8, 16, 32, ${strideText(Math.floor(H / p6h), Math.floor(W / p6w))}; sizes ${sizes.join(', ')}, ${p6w}×${p6h}.`);
       expect(await page.locator('[data-cell="pyramidFigure"] svg g[data-level]').count()).toBe(6);
       await page.locator('[data-cell="pChannel"] input[type=range]').focus();
       await page.keyboard.press('ArrowRight');
-      await page.locator('[data-cell="pyramidFigure"] figcaption', { hasText: 'channel 1 of 16' }).waitFor();
+      await page.locator('[data-cell="pyramidFigure"] figcaption', { hasText: `channel 1 of ${model.config.fpn.outChannels}` }).waitFor();
       expect(new URL(page.url()).searchParams.get('p')).toBe('1');
-      await setRange(page, 'c5', 63);
-      await page.locator('[data-cell="bodyFigure"] figcaption', { hasText: 'C5 63' }).waitFor();
+      // C5 has 8·w·e channels (w the base width, e = 4 for bottlenecks); pick one past the first 32.
+      const c5 = Math.min(63, 8 * model.config.backbone.baseWidth * (model.config.backbone.depth >= 50 ? 4 : 1) - 1);
+      await setRange(page, 'c5', c5);
+      await page.locator('[data-cell="bodyFigure"] figcaption', { hasText: `C5 ${c5}` }).waitFor();
       expect(await page.evaluate(() => window.__maskRcnnLab!.site.session.state.last?.seq), 'channels only redraw').toBe(first.seq);
       await shot(page, 'chapter-3-backbone');
       expectClean(log);
@@ -46,16 +57,20 @@ describe.runIf(hasChromium())('chapters 3–6 of the built site in chromium', ()
   it('chapter 4 (/anchors/) draws the 3 anchors of a chosen cell and counts h·w·A per level; arrow keys on the focused figure and clicks move the cell', async () => {
     const { page, context, log } = await site.open('/anchors/?backend=wasm&level=1&x=3&y=2');
     try {
-      await runAfter(page, 0);
+      const first = await runAfter(page, 0);
       const fig = page.locator('[data-cell="anchors"] figure svg');
       await fig.waitFor();
       expect(await fig.locator('[data-anchor]').count()).toBe(3);
       expect(await fig.locator('[data-cell]').getAttribute('data-cell')).toBe('2,3');
-      // P3 is 12×16 cells of 8 px: cell (3, 2) centres its anchors at (24, 16); 64 px at ratio 1 is 64×64.
+      // P3 cells are 8 px: cell (x 3, y 2) shifts its anchors by (24, 16); the level's size s at ratio 1 is
+      // the base anchor [−s/2, −s/2, s/2, s/2] (torchvision rounds; s is even), shifted.
+      const s = model.config.anchors.sizes[1]![0]!;
       const table = await page.locator('[data-cell="anchors"] details table').textContent();
-      expect(table).toMatch(/\[-8, -16, 56, 48\]/);
-      // P2 24·32·3 + P3 12·16·3 + P4 6·8·3 + P5 3·4·3 + P6 2·2·3 = 3,072
-      expect(await page.locator('[data-cell="counts"] figcaption').textContent()).toMatch(/3,072 in total/);
+      expect(table).toContain(`[${24 - s / 2}, ${16 - s / 2}, ${24 + s / 2}, ${16 + s / 2}]`);
+      // h·w·3 per level over P2–P5 (H/s × W/s) and P6 (⌈H/64⌉ × ⌈W/64⌉).
+      const [H, W] = first.padded;
+      const total = [4, 8, 16, 32].reduce((n, st) => n + (H / st) * (W / st) * 3, 0) + Math.ceil(H / 64) * Math.ceil(W / 64) * 3;
+      expect(await page.locator('[data-cell="counts"] figcaption').textContent()).toContain(`${total.toLocaleString('en-US')} in total`);
       // The keyboard: focus the figure, → moves one cell right; the redrawn figure keeps the focus.
       await fig.focus();
       await page.keyboard.press('ArrowRight');

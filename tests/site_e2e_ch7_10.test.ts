@@ -12,7 +12,7 @@
  */
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectClean, hasChromium, runAfter, setRange, shot, siteBrowser } from './support/site_browser.ts';
+import { defaultModel, expectClean, hasChromium, runAfter, setRange, shot, siteBrowser } from './support/site_browser.ts';
 
 const caption = (page: Page, slot: string) => page.locator(`[data-cell="${slot}"] figcaption`).textContent();
 const seqNow = (page: Page) => page.evaluate(() => window.__maskRcnnLab!.site.session.state.last?.seq ?? 0);
@@ -21,6 +21,7 @@ const param = (page: Page, key: string) => new URL(page.url()).searchParams.get(
 
 describe.runIf(hasChromium())('chapters 7–10 of the built site in chromium', () => {
   const site = siteBrowser();
+  const K = defaultModel().config.numClasses;
   beforeAll(site.start);
   afterAll(site.stop);
 
@@ -110,9 +111,9 @@ describe.runIf(hasChromium())('chapters 7–10 of the built site in chromium', (
       const first = await runAfter(page, 0);
       expect(first.phase).toBe('idle');
       for (const slot of ['roi', 'probs', 'classBoxes', 'candidates']) await page.locator(`[data-cell="${slot}"] figure svg`).first().waitFor();
-      // The placeholder has 5 classes: 5 probabilities in the table, 3 foreground boxes drawn.
-      expect(await page.locator('[data-cell="probs"] table tbody tr').count()).toBe(5);
-      expect(await page.locator('[data-cell="classBoxes"] svg g[data-class]').count()).toBe(3);
+      // K classes: K probabilities in the table; the 3 most likely foreground classes' boxes drawn.
+      expect(await page.locator('[data-cell="probs"] table tbody tr').count()).toBe(K);
+      expect(await page.locator('[data-cell="classBoxes"] svg g[data-class]').count()).toBe(Math.min(3, K - 1));
       // A proposal from the list: its row is its index.
       await page.locator('[data-cell="roi"] select').selectOption('p3');
       await page.locator('[data-cell="probs"] figcaption', { hasText: /^Proposal 4:/ }).waitFor();
@@ -149,7 +150,7 @@ describe.runIf(hasChromium())('chapters 7–10 of the built site in chromium', (
       expect(first.phase).toBe('idle');
       const grid = page.locator('[data-cell="grid"] figure svg');
       await grid.waitFor();
-      expect(await grid.locator('image[data-class]').count()).toBe(5);
+      expect(await grid.locator('image[data-class]').count(), 'one mask per class').toBe(K);
       expect(await grid.locator('[data-predicted="true"]').count()).toBe(1);
       await page.locator('[data-cell="show"] select').selectOption({ index: 1 });
       await expect.poll(() => grid.locator('[data-predicted="true"]').count()).toBe(Math.min(6, first.labels.length));

@@ -68,7 +68,7 @@ export function onGpuDeviceLost(fn: (reason: string) => void): () => void {
  * The reason the WebGPU device was lost, waiting up to `ms` for `device.lost` (a read from a lost
  * device can fail a moment before that promise resolves); undefined when it is not lost.
  */
-export async function gpuLostReason(ms = 200): Promise<string | undefined> {
+export async function gpuLostReason(ms = 500): Promise<string | undefined> {
   if (lostReason !== undefined) return lostReason;
   const device = webGpuDevice();
   if (device === undefined) return undefined;

@@ -115,6 +115,8 @@ export class EngineSession {
   private fallbackNote?: string;
   /** Set when the GPU device was lost while a run was in flight: that run is not shown, the loop falls back. */
   private lostNote?: string;
+  /** The GPU backend the session fell back from (until the reader picks a backend). */
+  private fellBackFrom?: 'webgpu' | 'webgl';
   private weights?: LoadedWeights;
   private model?: MaskRcnn;
   private shown?: RunView;
@@ -130,7 +132,10 @@ export class EngineSession {
   /** Record what the page wants; runs (once) what is needed to get there. */
   request(changes: Partial<Desired>): void {
     const newWeights = changes.weights !== undefined && changes.weights !== this.desired.weights;
-    if (changes.backend !== undefined) this.fallbackNote = undefined;
+    if (changes.backend !== undefined) {
+      this.fallbackNote = undefined;
+      this.fellBackFrom = undefined;
+    }
     this.desired = { ...this.desired, ...changes };
     if (newWeights) for (const fn of this.weightsListeners) fn(changes.weights!);
     this.dirty = true;
@@ -298,6 +303,8 @@ export class EngineSession {
 
   /** Drop everything on the GPU backend and go on on wasm; `note` is the reason the status bar gives. */
   private fallBack(note: string): void {
+    const from = this.backend?.backend;
+    this.fellBackFrom = from === 'webgpu' || from === 'webgl' ? from : undefined;
     this.fallbackNote = note;
     this.lostNote = undefined;
     console.warn(`[session] ${note}`);
@@ -312,10 +319,18 @@ export class EngineSession {
    * back to wasm, re-runs what was shown, and says why. When idle, it falls back at once.
    */
   gpuLost(reason: string): void {
+    if (this.fellBackFrom !== undefined && this.desired.backend === 'wasm') {
+      // A failed run got there first (a read from a lost device fails before `device.lost` resolves,
+      // the more so while the GPU is busy): the fallback stands; give the real reason.
+      this.fallbackNote = this.lostMessage(this.fellBackFrom, reason);
+      if (this.backend?.requested === 'wasm') {
+        this.backend = { ...this.backend, reason: this.fallbackNote };
+        this.setStatus({ backend: this.backend });
+      }
+      return;
+    }
     const backend = this.backend?.backend;
     if (backend !== 'webgpu' && backend !== 'webgl') return;
-    // Already falling back (the failed run saw it first): nothing more to do.
-    if (this.desired.backend === 'wasm' && this.fallbackNote !== undefined) return;
     const note = this.lostMessage(backend, reason, this.running);
     if (this.running) {
       this.lostNote = note;

@@ -152,8 +152,12 @@ export interface SiteBrowser {
   start(): Promise<void>;
   /** Close chromium and the server, log the times; for afterAll. */
   stop(): Promise<void>;
-  /** A fresh context + page at `path` that records console errors, requests leaving localhost (refused) and failed requests. */
-  open(path: string): Promise<OpenedPage>;
+  /**
+   * A fresh context + page at `path` that records console errors, requests leaving localhost
+   * (refused) and failed requests; `init` runs in the page before any of its scripts (e.g. to take
+   * WebGPU away).
+   */
+  open(path: string, init?: () => void): Promise<OpenedPage>;
   /** http://localhost:<port> once started. */
   readonly origin: string;
   readonly browser: Browser;
@@ -187,9 +191,10 @@ export function siteBrowser(): SiteBrowser {
       await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
       console.info(`[site e2e] build ${(buildMs / 1000).toFixed(1)} s; total ${((performance.now() - started) / 1000).toFixed(1)} s`);
     },
-    async open(path) {
+    async open(path, init) {
       if (!browser) throw new Error('siteBrowser: chromium is not launched; call start() (in beforeAll) first');
       const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      if (init) await context.addInitScript(init);
       const log: PageLog = { errors: [], external: [], failed: [] };
       await context.route('**/*', (route) => {
         const url = route.request().url();
@@ -225,7 +230,7 @@ export function defaultModel(): Omit<ModelIndexEntry, 'config'> & { config: Mask
 }
 
 /** Wait until the session has shown a run newer than `afterSeq` and is idle (or failed); return its state. */
-export async function runAfter(page: Page, afterSeq: number, timeout = 150_000): Promise<RunState> {
+export async function runAfter(page: Page, afterSeq: number, timeout = 400_000): Promise<RunState> {
   await page.waitForFunction(
     (after) => {
       const lab = window.__maskRcnnLab;
