@@ -154,7 +154,7 @@ export function evaluationControl(options: EvaluationControlOptions): Evaluation
       .then(
         (result) => {
           form.value = result;
-          note.textContent = `evaluated scenes ${result.seeds.first}–${result.seeds.last} in ${(result.ms / 1000).toFixed(1)} s: the rows “in this browser” of the table below`;
+          note.textContent = `evaluated scenes ${result.seeds.first}–${result.seeds.last} in ${(result.ms / 1000).toFixed(1)} s: the rows “in this browser” of the AP table`;
           form.dispatchEvent(new Event('input', { bubbles: true }));
         },
         (err: unknown) => {

@@ -26,7 +26,7 @@ export const CHAPTERS: readonly Chapter[] = [
   { n: 9, slug: 'mask-head', title: 'Mask head', summary: 'K masks per RoI; sigmoid, not softmax.', ready: true },
   { n: 10, slug: 'paste', title: 'Paste-back', summary: '28×28 → the box → threshold.', ready: true },
   { n: 11, slug: 'training', title: 'Training', summary: 'The multi-task loss, live.', ready: false },
-  { n: 12, slug: 'ablation', title: 'Ablation', summary: 'RoIPool vs RoIAlign models side by side.', ready: false },
+  { n: 12, slug: 'ablation', title: 'Ablation', summary: 'RoIPool vs RoIAlign models side by side.', ready: true },
 ];
 
 /** The chapter that explains each stage of the engine. */
