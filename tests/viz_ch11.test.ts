@@ -23,7 +23,7 @@ import { useBackend } from '../src/node/backend.ts';
 import { compileNotebook } from '../src/site/vite-notebooks.ts';
 import { LiveTrainer, type TrainSource, type TrainerState, TrainerError, checkSettings, liveOptimizerConfig, sceneCompatibility } from '../src/site/live_trainer.ts';
 import {
-  backendProblem, defaultLr, formatDuration, liveCurves, numberParam, progressLine, readCurveIndex, sideBySide, trainPanel, trainSource,
+  backendProblem, confidentDetections, defaultLr, detectionCount, formatDuration, sceneRole, liveCurves, numberParam, progressLine, readCurveIndex, sideBySide, trainPanel, trainSource,
 } from '../src/site/train_view.ts';
 import type { LoadedWeights } from '../src/site/models.ts';
 import { categorical, hexToRgb } from '../src/viz/colors.ts';
@@ -293,6 +293,27 @@ describe('chapter 11 page logic (src/site/train_view.ts)', () => {
     expect(liveCurves(state, null, 'random')).toMatchObject({ levels: [], note: '' });
   });
 
+  it('confidentDetections keeps the leading detections with score ≥ 0.3, at most 20, and counts them all; sceneRole says which image the scene figure shows', () => {
+    const d = {
+      image: { width: 4, height: 4, data: new Uint8Array(48) },
+      boxes: Float32Array.from({ length: 16 }, (_, i) => i),
+      labels: Int32Array.from([1, 2, 3, 4]),
+      scores: Float32Array.from([0.9, 0.5, 0.3, 0.29]),
+      masks: [0, 1, 2, 3].map((i) => ({ x0: i, y0: 0, width: 1, height: 1, data: new Float32Array(1) })),
+      classNames: SCENE_CLASSES,
+    };
+    const c = confidentDetections(d);
+    expect(Array.from(c.labels)).toEqual([1, 2, 3]);
+    expect(Array.from(c.boxes)).toEqual(Array.from({ length: 12 }, (_, i) => i));
+    expect(c.masks.map((m) => m.x0)).toEqual([0, 1, 2]);
+    expect(detectionCount(c)).toBe('3 detections with score ≥ 0.3 (of 4)');
+    expect(confidentDetections(d, 0.3, 1).labels).toEqual(Int32Array.from([1]));
+    expect(detectionCount(confidentDetections(d, 0.95))).toBe('0 detections with score ≥ 0.95 (of 4)');
+    expect(sceneRole({ phase: 'running', hasSession: true })).toBe('the first image of the step being computed');
+    expect(sceneRole({ phase: 'stopped', hasSession: true })).toBe('the first image of the last step');
+    expect(sceneRole({ phase: 'idle', hasSession: false })).toBe('the first image the first step will see');
+  });
+
   it('readCurveIndex reads the build’s {id: path} script and is {} without one', () => {
     expect(readCurveIndex()).toEqual({});
     const s = document.body.appendChild(document.createElement('script'));
@@ -336,6 +357,8 @@ describe('chapter 11 page logic (src/site/train_view.ts)', () => {
     for (const name of cells) expect(slots, `<Cell name="${name}">`).toContain(name);
     for (const m of code.matchAll(/import\("([^"]+)"\)/g)) expect(m[1]).toMatch(/^\.\.\/src\//);
     expect(code).not.toMatch(/https?:\/\//);
+    // No cell reads its own output (the runtime's "circular definition").
+    for (const m of code.matchAll(/inputs: (\[[^\]]*\]),\n\s+outputs: \[[^\]]*\],\n\s+output: "([^"]+)"/g)) expect(JSON.parse(m[1]!), `cell ${m[2]}`).not.toContain(m[2]);
   });
 });
 

@@ -117,6 +117,24 @@ export function snapshotDetections(snapshot: Snapshot, scene: Scene, classNames:
   return { image: scene.image, boxes: snapshot.boxes, labels: snapshot.labels, scores: snapshot.scores, masks: snapshot.masks, classNames };
 }
 
+/** Detections shown in a figure: score ≥ `minScore`, at most `max` (the engine's are sorted by score); `total` counts them all. */
+export function confidentDetections(d: DetectionsData, minScore = 0.3, max = 20): DetectionsData & { total: number; minScore: number } {
+  let n = 0;
+  while (n < d.scores.length && n < max && d.scores[n]! >= minScore) n++;
+  return { ...d, boxes: d.boxes.slice(0, 4 * n), labels: d.labels.slice(0, n), scores: d.scores.slice(0, n), masks: d.masks.slice(0, n), total: d.scores.length, minScore };
+}
+
+/** "3 detections with score ≥ 0.3 (of 100)" */
+export function detectionCount(d: { labels: ArrayLike<number>; total: number; minScore: number }): string {
+  return `${d.labels.length} detection${d.labels.length === 1 ? '' : 's'} with score ≥ ${d.minScore} (of ${d.total})`;
+}
+
+/** Which image of training the scene figure shows, in words. */
+export function sceneRole(s: Pick<TrainerState, 'phase' | 'hasSession'>): string {
+  if (s.phase === 'running' || s.phase === 'stopping') return 'the first image of the step being computed';
+  return s.hasSession ? 'the first image of the last step' : 'the first image the first step will see';
+}
+
 // ---- controls ----------------------------------------------------------------------------------
 
 export interface NumberParamElement extends HTMLFormElement {
