@@ -212,12 +212,31 @@ describe('EngineSession on cpu with the tiny model', () => {
     expect(session.current!.trace.config.roiHeads.postprocess.scoreThresh).toBe(0.3);
   });
 
-  it('five requests in a row run twice (the first, then the last; the ones between are merged), and the shown run equals a fresh run with the last parameters', async () => {
+  it('five requests in a row run once, with the last parameters', async () => {
     const runsBefore = session.state.runs;
     const seqBefore = session.current!.seq;
-    for (const t of [0.5, 0.55, 0.6, 0.65, 0.6]) session.setParams('a', { rpn: { nmsThresh: t }, roiHeads: { postprocess: { scoreThresh: 0.3 } } });
+    for (const t of [0.5, 0.55, 0.6, 0.65, 0.62]) session.setParams('a', { rpn: { nmsThresh: t }, roiHeads: { postprocess: { scoreThresh: 0.3 } } });
     await session.idle();
+    expect(session.state.runs - runsBefore).toBe(1);
+    expect(session.current!.seq).toBe(seqBefore + 1);
+    expect(session.current!.trace.config.rpn.nmsThresh).toBe(0.62);
+  });
+
+  it('requests while a run is in flight: that run is superseded (not shown), the last parameters run once, and the shown run equals a fresh run with them', async () => {
+    const runsBefore = session.state.runs;
+    const seqBefore = session.current!.seq;
+    const supersededBefore = session.state.superseded;
+    let fired = false;
+    const off = session.onStatus((st) => {
+      if (st.phase !== 'running' || fired) return;
+      fired = true;
+      for (const t of [0.55, 0.6, 0.65, 0.6]) session.setParams('a', { rpn: { nmsThresh: t }, roiHeads: { postprocess: { scoreThresh: 0.3 } } });
+    });
+    session.setParams('a', { rpn: { nmsThresh: 0.5 }, roiHeads: { postprocess: { scoreThresh: 0.3 } } });
+    await session.idle();
+    off();
     expect(session.state.runs - runsBefore).toBe(2);
+    expect(session.state.superseded - supersededBefore).toBe(1);
     expect(session.current!.seq).toBe(seqBefore + 1);
     expect(session.current!.computed[0]).toBe('proposals');
     const shown = session.current!.trace;

@@ -3,7 +3,8 @@
  * and the trace of the last run.
  *
  * Readers move sliders faster than a model runs, so requests are *desired state*, not a queue:
- * `request({...})` records what the page wants and wakes the runner. At most one run is in flight;
+ * `request({...})` records what the page wants and wakes the runner, which first yields to the page
+ * (requests of the same moment merge; the status paints). At most one run is in flight;
  * whatever was requested meanwhile is merged into one pending state, run next. A run that finishes
  * after a newer request is *superseded*: it is not shown, but it becomes the base the next run
  * re-runs from (its upstream tensors are shared, so nothing is recomputed twice), and the trace it
@@ -242,6 +243,9 @@ export class EngineSession {
     let foldedMs = 0;
     try {
       while (this.dirty) {
+        // Yield to the page first: it paints the status, and requests already queued (a slider's
+        // events, held back by a run on wasm that kept the thread) merge into this run.
+        await new Promise((r) => setTimeout(r, 0));
         this.dirty = false;
         const want = this.desired;
         const t0 = performance.now();
