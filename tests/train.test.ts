@@ -14,13 +14,13 @@ import { useBackend } from '../src/node/backend.ts';
 import { main as trainMain } from '../src/cli/train.ts';
 import { UsageError } from '../src/cli/args.ts';
 import { loadWeightsFile } from '../src/cli/weights_file.ts';
-import { type CheckpointFs, FILES, TrainCheckpointError, loadTrainCheckpoint, saveCheckpoint } from '../src/train/checkpoint.ts';
+import { type CheckpointFs, FILES, TrainCheckpointError, type TrainRecipe, loadTrainCheckpoint, saveCheckpoint } from '../src/train/checkpoint.ts';
 import type { TrainSample } from '../src/train/data.ts';
 import type { StateDict } from '../src/types.ts';
 import { type LossTargets, featuresForward, lossForward, poolBatch, totalLoss } from '../src/train/forward.ts';
 import { prepareBatch } from '../src/train/data.ts';
 import { registerTrainingKernels } from '../src/train/kernels.ts';
-import { defaultOptimizerConfig } from '../src/train/optimizer.ts';
+import { defaultOptimizerConfig, learningRate } from '../src/train/optimizer.ts';
 import { createTrainableMaskRcnn, exportStateDict, assignStateDict } from '../src/train/params.ts';
 import { type TrainSession, createSession, restoreSession, runStep, sessionState } from '../src/train/recipe.ts';
 import { batchLosses, computeTargets, rpnOutputs, stepRng } from '../src/train/trainer.ts';
@@ -362,6 +362,41 @@ describe('npm run train (src/cli/train.ts)', () => {
     await expect(trainMain(['--out', dir, '--resume', '--lr', '0.5'])).rejects.toThrow(/training field optimizer\.lr is 0\.001 in the checkpoint, 0\.5 now/);
     await expect(trainMain(['--out', dir, '--resume', '--lr', '0.5'])).rejects.toThrow(UsageError);
   });
+
+  it('main --resume --steps N changes the schedule length from the current step on, and records it; N ≤ steps done is refused', async () => {
+    const copy = mkdtempSync(join(tmpdir(), 'train-cli-steps-'));
+    try {
+      for (const f of Object.values(FILES)) writeFileSync(join(copy, f), readFileSync(join(dir, f)));
+      await expect(trainMain(['--out', copy, '--resume', '--steps', '1', '--quiet'])).rejects.toThrow(/has already done 2 steps; give more than 2/);
+      expect(await trainMain(['--out', copy, '--resume', '--steps', '3', '--quiet'])).toBe(0);
+      const state = JSON.parse(readFileSync(join(copy, FILES.state), 'utf8')) as { step: number; recipe: { steps: number; scheduleChanges: unknown } };
+      expect(state.step).toBe(3);
+      expect(state.recipe.steps).toBe(3);
+      expect(state.recipe.scheduleChanges).toEqual([{ atStep: 2, fromSteps: 2, toSteps: 3 }]);
+      const lines = readFileSync(join(copy, FILES.losses), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; lr: number });
+      expect(lines.map((l) => l.step)).toEqual([0, 1, 2]);
+      // step 2's rate is the 3-step schedule's, not the old 2-step one's
+      const recipe = state.recipe as unknown as TrainRecipe;
+      expect(lines[2]!.lr).toBeCloseTo(learningRate(recipe.optimizer, 2, 3), 12);
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it('main --resume --stop-after N stops and saves at step N with the schedule unchanged', async () => {
+    const copy = mkdtempSync(join(tmpdir(), 'train-cli-stop-'));
+    try {
+      for (const f of Object.values(FILES)) writeFileSync(join(copy, f), readFileSync(join(dir, f)));
+      expect(await trainMain(['--out', copy, '--resume', '--steps', '5', '--stop-after', '3', '--quiet'])).toBe(0);
+      const state = JSON.parse(readFileSync(join(copy, FILES.state), 'utf8')) as { step: number; recipe: { steps: number } };
+      expect(state.step).toBe(3);
+      expect(state.recipe.steps).toBe(5);
+      expect(await trainMain(['--out', copy, '--resume', '--stop-after', '3', '--quiet'])).toBe(0);
+      expect((JSON.parse(readFileSync(join(copy, FILES.state), 'utf8')) as { step: number }).step).toBe(3);
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it('main --resume on a corrupt checkpoint says which file is corrupt', async () => {
     const copy = mkdtempSync(join(tmpdir(), 'train-cli-corrupt-'));

@@ -27,13 +27,15 @@ import { UsageError, parseArgs } from './args.ts';
 const USAGE = `usage: npm run train -- --out DIR [--steps N] [--batch B] [--lr X] [--seed S] [--resume]
                      [--optimizer sgd|adamw] [--pooler roiAlign|roiPool|roiWarp] [--backend wasm|cpu]
                      [--image-size 256] [--train-seeds A-B] [--warmup N] [--weight-decay X] [--clip-norm X]
-                     [--save-every N] [--log-every N] [config fields]
+                     [--save-every N] [--log-every N] [--stop-after N] [config fields]
   --out DIR          checkpoint directory (model.safetensors, optimizer.safetensors, config.json, state.json, loss.jsonl)
   --steps N          optimizer steps (default 3000)        --batch B   images per step (default 2)
   --optimizer NAME   adamw (default: lr 0.001, weight decay 0.01) or sgd (momentum 0.9: lr 0.02, weight decay 1e-4)
   --lr X             peak learning rate
   --seed S           weight init and sampling seed (default 0)
-  --resume           continue the checkpoint in DIR (flags given must match it)
+  --resume           continue the checkpoint in DIR (flags given must match it; --steps N may change
+                     the schedule's length from the current step on, recorded in state.json)
+  --stop-after N     save and stop after step N, schedule unchanged (continue later with --resume)
   --pooler NAME      RoI pooler of both heads: roiAlign (default), roiPool or roiWarp
   --backend NAME     tfjs backend: wasm (default) or cpu
   --image-size N     scene width and height, and the transform's min/max size (default 256)
@@ -43,7 +45,7 @@ config fields: torchvision keywords or dotted config paths over the small model 
 
 const OWN_FLAGS = {
   out: true, steps: true, batch: true, lr: true, seed: true, resume: false, optimizer: true, pooler: true, backend: true,
-  imageSize: true, trainSeeds: true, warmup: true, weightDecay: true, clipNorm: true, saveEvery: true, logEvery: true,
+  imageSize: true, trainSeeds: true, warmup: true, weightDecay: true, clipNorm: true, saveEvery: true, logEvery: true, stopAfter: true,
   quiet: false, help: false,
 };
 
@@ -108,6 +110,20 @@ function requested(flags: Map<string, string>, spec: MaskRcnnSpec): { recipe: Re
   return { recipe, spec: out, imageSize };
 }
 
+/**
+ * The session with a new total step count (`--steps N` on `--resume`): the schedule (warm-up, cosine
+ * or step decay) is recomputed for N from the current step on; steps already done keep the
+ * learning rates they had. Each change is recorded in the recipe's `scheduleChanges`.
+ */
+function withScheduleLength(session: TrainSession, steps: number, dir: string): TrainSession {
+  if (steps <= session.step) {
+    session.dispose();
+    throw new UsageError(`--resume --steps ${steps}: ${dir} has already done ${session.step} steps; give more than ${session.step}, or drop --steps to keep ${session.recipe.steps}`);
+  }
+  const changes = [...(session.recipe.scheduleChanges ?? []), { atStep: session.step, fromSteps: session.recipe.steps, toSteps: steps }];
+  return Object.assign(session, { recipe: { ...session.recipe, steps, scheduleChanges: changes } });
+}
+
 /** Every leaf of a plain object as a dotted path. */
 function leaves(v: unknown, prefix = ''): string[] {
   if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
@@ -125,6 +141,7 @@ function checkResume(dir: string, saved: { config: object; recipe: TrainRecipe }
     if (JSON.stringify(now) !== JSON.stringify(was)) changed.push(`config field ${path} is ${JSON.stringify(was)} in the checkpoint, ${JSON.stringify(now)} now`);
   }
   for (const path of leaves(want.recipe)) {
+    if (path === 'steps') continue; // a new schedule length is allowed (resumeSteps)
     const now = valueAt(want.recipe, path);
     const was = valueAt(saved.recipe, path);
     if (JSON.stringify(now) !== JSON.stringify(was)) changed.push(`training field ${path} is ${JSON.stringify(was)} in the checkpoint, ${JSON.stringify(now)} now`);
@@ -168,6 +185,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (!['wasm', 'cpu'].includes(backend)) throw new UsageError(`--backend ${backend}: expected wasm or cpu (WebGPU training runs in the browser)`);
   const saveEvery = number(flags, 'saveEvery', positiveInt, 'an integer ≥ 1') ?? 100;
   const logEvery = number(flags, 'logEvery', positiveInt, 'an integer ≥ 1') ?? 10;
+  const stopAfter = number(flags, 'stopAfter', positiveInt, 'an integer ≥ 1');
   const quiet = flags.has('quiet');
   const want = requested(flags, spec);
   const log = (line: string) => {
@@ -186,6 +204,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     const saved = await loadTrainCheckpoint(nodeFs, dir);
     checkResume(dir, saved.state, want);
     session = restoreSession(saved);
+    const steps = want.recipe['steps'] as number | undefined;
+    if (steps !== undefined && steps !== session.recipe.steps) {
+      session = withScheduleLength(session, steps, dir);
+      log(`[train] --steps ${steps}: the schedule was ${saved.state.recipe.steps} steps; the learning rate follows the ${steps}-step schedule from step ${session.step} on (recorded in state.json as scheduleChanges)`);
+    }
     log(`[train] resuming ${dir} at step ${session.step}/${session.recipe.steps}`);
     // Steps logged after the checkpoint are redone (identically): drop their lines.
     const lossPath = join(dir, FILES.losses);
@@ -226,7 +249,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   };
   try {
     const { steps, batch } = session.recipe;
-    while (session.step < steps && !stopping) {
+    const last = Math.min(steps, stopAfter ?? steps);
+    if (stopAfter !== undefined && stopAfter <= session.step) log(`[train] --stop-after ${stopAfter}: already at step ${session.step}, nothing to do`);
+    while (session.step < last && !stopping) {
       const r = await runStep(session);
       appendFileSync(join(dir, FILES.losses), `${JSON.stringify({ step: r.step, ...r.losses, total: r.total, lr: r.lr, gradNorm: r.gradNorm, rois: r.rois, positives: r.positives, ms: Math.round(r.ms) })}\n`);
       window.push(r);
@@ -234,11 +259,11 @@ export async function main(argv: readonly string[]): Promise<number> {
       const line = progressLine(window, session.step, steps, batch);
       if (tty) process.stderr.write(`\r${line}\x1b[K`);
       else if (session.step % logEvery === 0 || session.step === steps) log(line);
-      if (session.step % saveEvery === 0 || session.step === steps) await save();
+      if (session.step % saveEvery === 0 || session.step === last) await save();
     }
     if (stopping && session.step % saveEvery !== 0) await save();
     if (tty) process.stderr.write('\n');
-    log(`[train] ${stopping ? 'stopped' : 'done'} at step ${session.step}; weights in ${join(dir, FILES.model)} (config ${join(dir, FILES.config)}); ` +
+    log(`[train] ${stopping ? 'stopped' : session.step < steps ? `paused (--stop-after ${stopAfter})` : 'done'} at step ${session.step}; weights in ${join(dir, FILES.model)} (config ${join(dir, FILES.config)}); ` +
       `evaluate with: npm run eval -- --weights ${dir} --seeds 1000000-1000499`);
     return stopping ? 130 : 0;
   } finally {

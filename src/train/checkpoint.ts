@@ -42,6 +42,8 @@ export interface TrainRecipe {
   optimizer: OptimizerConfig;
   bnMomentum: number;
   data: { firstSeed: number; count: number; scene: SceneOptions };
+  /** Each `--resume --steps N` that changed the schedule's length: at which step, from and to. */
+  scheduleChanges?: { atStep: number; fromSteps: number; toSteps: number }[];
 }
 
 export interface CheckpointState {
