@@ -13,6 +13,10 @@
  * - Reset frees every tensor of the training session (tf.memory() back to the count before Start);
  * - on WebGL the page says training needs WebGPU or wasm and its button switches to wasm; the status
  *   bar switching back to WebGL disposes a training session (tf.memory() back to the engine's own);
+ * - from the site's default model (when it was trained on the scenes), a step fine-tunes it;
+ * - with a shipped training log (losses.json, served by the test through the page's build-time index),
+ *   the page draws the shipped model's curve with its learning rate, its first steps beside a random-init
+ *   run, and its end-of-training level beside a fine-tuning run;
  * - with SITE_E2E_WEBGPU_TRAINING=1 and WebGPU (SwiftShader) there, one step runs on it too (slow: see
  *   the test).
  *
@@ -20,7 +24,8 @@
  */
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectClean, hasChromium, runAfter, shot, siteBrowser } from './support/site_browser.ts';
+import { SCENE_CLASSES } from '../src/data/scenes.ts';
+import { defaultModel, expectClean, hasChromium, runAfter, shot, siteBrowser } from './support/site_browser.ts';
 
 const panel = (page: Page) => page.locator('[data-cell="panel"] .train-panel');
 const trainState = (page: Page) =>
@@ -145,6 +150,69 @@ describe.runIf(hasChromium())('chapter 11 (training) of the built site in chromi
       expect(await trainState(page)).toEqual({ phase: 'idle', step: 0, session: 0 });
       await panel(page).locator('.train-gate').waitFor();
       expect(await numTensors(page), 'the same engine tensors as before training, none of the trainer').toBe(idle);
+      expectClean(log);
+    } finally {
+      await context.close();
+    }
+  }, 600_000);
+
+  it.runIf(defaultModel().config.numClasses === SCENE_CLASSES.length)('from the default model (the status bar’s, loaded from public/models/): one fine-tuning step on wasm, curve and validation at steps 0 and 1', async () => {
+    const model = defaultModel();
+    const { page, context, log } = await site.open('/training/?backend=wasm&batch=1&steps=1');
+    try {
+      const first = await runAfter(page, 0);
+      expect(first.phase).toBe('idle');
+      expect(await page.evaluate(() => window.__maskRcnnLab!.site.session.state.model?.id)).toBe(model.id);
+      expect(await page.locator('[data-cell="init"] select option:checked').textContent()).toMatch(/the model in use/);
+      expect(await page.locator('[data-cell="lr"] input').inputValue()).toBe('0.0001');
+      await expect.poll(() => button(page, 'start').isEnabled()).toBe(true);
+      await button(page, 'start').click();
+      await waitPhase(page, ['stopped', 'error']);
+      expect(await panel(page).locator('.train-error').textContent()).toBe('');
+      expect(await trainState(page)).toEqual({ phase: 'stopped', step: 1, session: 1 });
+      expect(await panel(page).locator('.train-status').textContent()).toContain(`from ${model.about.label ?? model.id}`);
+      expect(await curvePoints(page)).toEqual([1, 1, 1, 1, 1, 1]);
+      expect(await page.locator('[data-cell="snapshots"] svg [data-panel] > text').allTextContents()).toEqual(['ground truth', 'step 0', 'step 1']);
+      await shot(page, '11-training-fine-tune');
+      expectClean(log);
+    } finally {
+      await context.close();
+    }
+  }, 600_000);
+
+  it('with a shipped training log (served by the test, listed in the page’s build-time index): the shipped curve with its learning rate; its first steps beside a random init, its end level beside the model', async () => {
+    // 300 logged steps: losses falling as 1 + 2·e^(−step/100), a 100-step linear warm-up to 1e-3.
+    const points = Array.from({ length: 300 }, (_, step) => {
+      const v = 1 + 2 * Math.exp(-step / 100);
+      return { step, total: 5 * v, rpnObjectness: v, rpnBox: v / 10, classifier: v, boxReg: v, mask: v, lr: 1e-3 * Math.min(1, (step + 1) / 100) };
+    });
+    // A file first (not a page: a page would start loading the model, and leaving it would abort that), then the routes.
+    const { page, context, log } = await site.open('/favicon.svg');
+    try {
+      await page.route(/\/training\/(\?.*)?$/, async (route) => {
+        const res = await route.fetch();
+        const html = (await res.text()).replace(/(<script[^>]*id="training-curves"[^>]*>)[^<]*(<\/script>)/, '$1{"default":"models/default/losses.json"}$2');
+        await route.fulfill({ response: res, body: html });
+      });
+      await page.route('**/models/default/losses.json', (route) => route.fulfill({ contentType: 'application/json', body: JSON.stringify({ points }) }));
+      await page.goto(`${site.origin}/training/?backend=wasm&init=random`);
+      await runAfter(page, 0);
+      const shipped = page.locator('[data-cell="shippedCurve"] figure svg');
+      await shipped.waitFor();
+      expect(await shipped.locator('[data-term]').evaluateAll((els) => els.map((e) => e.getAttribute('data-term')))).toEqual(['total', 'rpnObjectness', 'rpnBox', 'classifier', 'boxReg', 'mask', 'lr']);
+      expect(await shipped.locator('[data-term="lr"] [data-series="shipped"]').getAttribute('data-points')).toBe('300');
+      expect(await page.locator('[data-cell="shippedCurve"] figcaption').textContent()).toMatch(/300 logged steps/);
+      // Random init: the shipped run's steps 0 … 10 on the live figure's axis (no step of yours yet).
+      expect(await page.locator('[data-cell="curves"] svg [data-term="mask"] [data-series="shipped"]').getAttribute('data-points')).toBe('11');
+      expect(await page.locator('[data-cell="curves"] svg [data-level]').count()).toBe(0);
+      // From the model: the end-of-training level instead (the mean of the last 100 steps).
+      await page.locator('[data-cell="init"] select').selectOption({ index: 0 });
+      await page.locator('[data-cell="curves"] svg [data-term="mask"] [data-level="shipped-end"]').waitFor({ state: 'attached' });
+      const level = Number(await page.locator('[data-cell="curves"] svg [data-term="mask"] [data-level="shipped-end"]').getAttribute('data-value'));
+      const expected = points.slice(-100).reduce((a, p) => a + p.mask, 0) / 100;
+      expect(level).toBeCloseTo(expected, 6);
+      expect(await page.locator('[data-cell="curves"] svg [data-series="shipped"]').count()).toBe(0);
+      await shot(page, '11-training-shipped-log');
       expectClean(log);
     } finally {
       await context.close();
