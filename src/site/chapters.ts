@@ -25,7 +25,7 @@ export const CHAPTERS: readonly Chapter[] = [
   { n: 8, slug: 'box-head', title: 'Box head', summary: 'Class probabilities, per-class boxes, NMS.', ready: true },
   { n: 9, slug: 'mask-head', title: 'Mask head', summary: 'K masks per RoI; sigmoid, not softmax.', ready: true },
   { n: 10, slug: 'paste', title: 'Paste-back', summary: '28×28 → the box → threshold.', ready: true },
-  { n: 11, slug: 'training', title: 'Training', summary: 'The multi-task loss, live.', ready: false },
+  { n: 11, slug: 'training', title: 'Training', summary: 'The multi-task loss, live.', ready: true },
   { n: 12, slug: 'ablation', title: 'Ablation', summary: 'RoIPool vs RoIAlign models side by side.', ready: true },
 ];
 
