@@ -85,7 +85,7 @@ describe.runIf(hasChromium())('chapters 7–10 of the built site in chromium', (
       await expect.poll(() => page.locator('[data-cell="masks"] svg [data-pooler="roiPool"] [data-mask-iou]').count()).toBe(1);
       // All three: the button runs RoIWarp (and RoIAlign), then RoIPool again.
       await page.locator('[data-cell="compare"] button').click();
-      await page.locator('[data-cell="compare"] [role=status]', { hasText: 'ran' }).waitFor({ timeout: 120_000 });
+      await page.locator('[data-cell="compare"] [role=status]', { hasText: 'ran' }).waitFor({ timeout: 600_000 });
       const third = await runAfter(page, second.seq);
       expect(third.computed).toEqual(['maskRoiPool', 'maskHead', 'paste']);
       await expect.poll(() => page.locator('[data-cell="masks"] svg text', { hasText: 'not run yet' }).count()).toBe(0);
@@ -103,7 +103,7 @@ describe.runIf(hasChromium())('chapters 7–10 of the built site in chromium', (
     } finally {
       await context.close();
     }
-  });
+  }, 1_200_000); // WebGPU on SwiftShader: five engine runs, each compiling new shaders
 
   it('chapter 8 (/box-head/, wasm): class probabilities and per-class boxes of a chosen RoI; the score and NMS sliders re-run from the detections stage and change the candidates figure', async () => {
     const { page, context, log } = await site.open('/box-head/?backend=wasm');

@@ -213,7 +213,8 @@ export function siteBrowser(): SiteBrowser {
       page.on('requestfailed', (r) => {
         if (!log.external.includes(r.url())) log.failed.push(`failed ${r.url()}: ${r.failure()?.errorText}`);
       });
-      await page.goto(`${origin}${path}`);
+      // A generous limit: chromium may still be finishing a closed page's WebGPU work on SwiftShader.
+      await page.goto(`${origin}${path}`, { timeout: 120_000 });
       return { page, context, log };
     },
   };
