@@ -1,7 +1,7 @@
 /**
- * `npx tsx scripts/make-placeholder-model.ts [--out DIR]`: writes an *untrained placeholder* model
- * folder (default public/models/tiny-random/; tests that need an untrained model write one to a
- * temp dir). The site's default model is the trained `public/models/default`; a placeholder is
+ * `npx tsx scripts/make-placeholder-model.ts --out DIR`: writes an *untrained placeholder* model
+ * folder (e.g. public/models/tiny-random/ to offer it on the site; tests that need an untrained model
+ * write one to a temp dir). The site's default model is the trained `public/models/default`; a placeholder is
  * listed after every trained model and labelled untrained.
  *
  * It is the tests' tiny ResNet-18-FPN (tests/support/tiny.ts `TINY`: 5 classes, 8-channel stem,
@@ -19,8 +19,11 @@ import { TINY } from '../tests/support/tiny.ts';
 import type { ModelAbout } from '../src/site/model_index.ts';
 
 const outFlag = process.argv.indexOf('--out');
-if (outFlag >= 0 && process.argv[outFlag + 1] === undefined) throw new Error('--out needs a folder: npx tsx scripts/make-placeholder-model.ts --out DIR');
-const OUT = outFlag >= 0 ? resolve(process.argv[outFlag + 1]!) : join(import.meta.dirname, '..', 'public', 'models', 'tiny-random');
+if (outFlag < 0 || process.argv[outFlag + 1] === undefined) {
+  console.error('usage: npx tsx scripts/make-placeholder-model.ts --out DIR   (e.g. --out public/models/tiny-random)');
+  process.exit(2);
+}
+const OUT = resolve(process.argv[outFlag + 1]!);
 const SEED = 0;
 
 const config = toConfig(TINY);

@@ -129,8 +129,13 @@ describe('npm run eval on a tiny random model', () => {
     expect(() => resolveModel('../etc', modelsDir)).toThrow(/expected a model folder name/);
   });
 
-  it('a model whose class count is not the scenes\' 7 (public/models/tiny-random has 5): says so and what to do', async () => {
-    await expect(main(['--model', 'tiny-random', '--seeds', '0', '--quiet'])).rejects.toThrow(/is a 5-class model .*the scenes have 7 \(background, circle, square, triangle, star, hexagon, ring\)/);
+  it('a model whose class count is not the scenes\' 7 (the 5-class TINY model): says so and what to do', async () => {
+    const five = randomStateDict(toConfig(TINY));
+    const { manifest, shards } = writeShards(five, { config: TINY });
+    mkdirSync(join(modelsDir, 'five-classes'), { recursive: true });
+    writeFileSync(join(modelsDir, 'five-classes', 'model.json'), JSON.stringify(manifest));
+    manifest.shards.forEach((s, i) => writeFileSync(join(modelsDir, 'five-classes', s.file), shards[i]!));
+    await expect(main(['--model', 'five-classes', '--seeds', '0', '--quiet'], { modelsDir })).rejects.toThrow(/is a 5-class model .*the scenes have 7 \(background, circle, square, triangle, star, hexagon, ring\)/);
   });
 
   it('a corrupt checkpoint: the error names the file and what was expected', async () => {
