@@ -27,25 +27,9 @@ import { batchLosses, computeTargets, rpnOutputs, stepRng } from '../src/train/t
 import { boxHead } from '../src/stages/box_head.ts';
 import { maskHead } from '../src/stages/mask_head.ts';
 import { rng } from './support/random_weights.ts';
+import { TINY_TRAIN } from './support/tiny.ts';
 import type { RgbImage } from '../src/types.ts';
 
-const TINY_TRAIN: MaskRcnnSpec = {
-  numClasses: 7,
-  transform: { minSize: 64, maxSize: 64 },
-  backbone: { depth: 18, baseWidth: 8 },
-  fpn: { outChannels: 16 },
-  anchors: { sizes: [[8], [16], [32], [64], [128]] },
-  rpn: { preNmsTopN: 200, postNmsTopN: 100, train: { preNmsTopN: 200, postNmsTopN: 100 } },
-  roiHeads: {
-    boxRoiPool: { canonicalScale: 56 },
-    maskRoiPool: { canonicalScale: 56 },
-    boxHead: { representationSize: 32 },
-    maskHead: { layers: [16, 16] },
-    maskPredictor: { dimReduced: 16 },
-    postprocess: { detectionsPerImg: 20 },
-    train: { batchSizePerImage: 64 },
-  },
-};
 const config = toConfig(TINY_TRAIN);
 
 /** A 64×64 scene: noisy background, a square (class 2), a ring (class 6) and a disc (class 1). */

@@ -32,6 +32,7 @@ import {
 } from '../src/viz/loss_curves.ts';
 import { groundTruthFigure, groundTruthTable } from '../src/viz/ground_truth.ts';
 import { learningRate } from '../src/train/optimizer.ts';
+import { TINY_TRAIN } from './support/tiny.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -362,24 +363,6 @@ describe('chapter 11 page logic (src/site/train_view.ts)', () => {
   });
 });
 
-/** The tiny training model of tests/train.test.ts (64×64 scenes, 7 classes): a step takes well under a second on wasm. */
-const TINY_TRAIN: MaskRcnnSpec = {
-  numClasses: 7,
-  transform: { minSize: 64, maxSize: 64 },
-  backbone: { depth: 18, baseWidth: 8 },
-  fpn: { outChannels: 16 },
-  anchors: { sizes: [[8], [16], [32], [64], [128]] },
-  rpn: { preNmsTopN: 200, postNmsTopN: 100, train: { preNmsTopN: 200, postNmsTopN: 100 } },
-  roiHeads: {
-    boxRoiPool: { canonicalScale: 56 },
-    maskRoiPool: { canonicalScale: 56 },
-    boxHead: { representationSize: 32 },
-    maskHead: { layers: [16, 16] },
-    maskPredictor: { dimReduced: 16 },
-    postprocess: { detectionsPerImg: 20 },
-    train: { batchSizePerImage: 64 },
-  },
-};
 
 describe('LiveTrainer on wasm (tiny model, 64×64 scenes)', () => {
   const config = toConfig(TINY_TRAIN);
