@@ -550,8 +550,11 @@ export function formatSummary(e: CocoEvaluation): string {
     .join('\n');
 }
 
+/** The six AP numbers the project reports, as eval.json holds them per IoU type. */
+export type ApNumbers = Pick<CocoSummary, 'AP' | 'AP50' | 'AP75' | 'APs' | 'APm' | 'APl'>;
+
 /** The six AP numbers the project reports ({AP, AP50, AP75, APs, APm, APl}). */
-export function apOf(stats: CocoSummary): Pick<CocoSummary, 'AP' | 'AP50' | 'AP75' | 'APs' | 'APm' | 'APl'> {
+export function apOf(stats: CocoSummary): ApNumbers {
   const { AP, AP50, AP75, APs, APm, APl } = stats;
   return { AP, AP50, AP75, APs, APm, APl };
 }

@@ -15,17 +15,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Pooler, toConfig } from '../config.ts';
 import { SCENE_CLASSES } from '../data/scenes.ts';
+import type { ApNumbers } from '../eval/coco_eval.ts';
 import { listModels } from './model_index.ts';
 
-/** The six AP numbers of one IoU type, on the 0–1 scale of the evaluator. */
-export interface ApNumbers {
-  AP: number;
-  AP50: number;
-  AP75: number;
-  APs: number;
-  APm: number;
-  APl: number;
-}
+export type { ApNumbers };
 
 /** What eval.json says (the fields the chapter uses). */
 export interface EvalReportData {
