@@ -24,6 +24,7 @@
  * A backend switch makes them unusable (tfjs cannot move WebGPU tensors), so `backendChanging()`
  * drops the session, after the step in flight when there is one. Nothing here touches the DOM.
  */
+import { latestValues } from './latest.ts';
 import * as tf from '@tensorflow/tfjs-core';
 import type { MaskRcnnConfig } from '../config.ts';
 import { SCENE_CLASSES, SCENE_SPLITS, type Scene, type SceneOptions, generateScene } from '../data/scenes.ts';
@@ -199,27 +200,8 @@ export class LiveTrainer {
    */
   updates(): AsyncGenerator<TrainerState>;
   updates<T>(select: (s: TrainerState) => T, same?: (a: T, b: T) => boolean): AsyncGenerator<T>;
-  async *updates<T>(select: (s: TrainerState) => T = (s) => s as unknown as T, same: (a: T, b: T) => boolean = Object.is): AsyncGenerator<T> {
-    let latest = select(this.current);
-    let last: { value: T } | undefined;
-    let wake: (() => void) | undefined;
-    const off = this.onChange((s) => {
-      latest = select(s);
-      wake?.();
-    });
-    try {
-      for (;;) {
-        if (last === undefined || !same(last.value, latest)) {
-          last = { value: latest };
-          yield latest;
-        } else {
-          await new Promise<void>((r) => (wake = r));
-          wake = undefined;
-        }
-      }
-    } finally {
-      off();
-    }
+  updates<T>(select: (s: TrainerState) => T = (s) => s as unknown as T, same: (a: T, b: T) => boolean = Object.is): AsyncGenerator<T> {
+    return latestValues((push) => this.onChange((s) => push(select(s))), () => select(this.current), { same });
   }
 
   /** A new session from `source`, then `settings.steps` steps. Resolves when the run ends (or is stopped). */

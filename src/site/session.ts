@@ -14,6 +14,7 @@
  * Tensor lifetime: the session owns the model, the shown trace and the base trace, and disposes
  * each exactly once (a backend switch disposes them all first: tfjs cannot move WebGPU tensors).
  */
+import { latestValues } from './latest.ts';
 import { ConfigError, type MaskRcnnConfig, type MaskRcnnSpec, toConfig } from '../config.ts';
 import { type MaskRcnn, type StageName, type Trace, createMaskRcnn, firstAffectedStage, rerunMaskRcnn, runMaskRcnn } from '../model.ts';
 import type { RgbImage } from '../types.ts';
@@ -179,53 +180,20 @@ export class EngineSession {
   }
 
   /** The shown run now (if any) and every later one: an Observable cell's value. */
-  async *runs(): AsyncGenerator<RunView> {
-    let latest: RunView | undefined = this.shown;
-    let wake: (() => void) | undefined;
-    const off = this.onRun((v) => {
-      latest = v;
-      wake?.();
-    });
-    let last: RunView | undefined;
-    try {
-      for (;;) {
-        if (latest !== undefined && latest !== last) {
-          last = latest;
-          yield latest;
-        } else {
-          await new Promise<void>((r) => (wake = r));
-          wake = undefined;
-        }
-      }
-    } finally {
-      off();
-    }
+  runs(): AsyncGenerator<RunView> {
+    return latestValues<RunView | undefined>((push) => this.onRun(push), () => this.shown, { ready: (v) => v !== undefined }) as AsyncGenerator<RunView>;
   }
 
+
   /** The requested weights now (if any) and each time a different model is requested: a cell's value. */
-  async *weightsChanges(): AsyncGenerator<LoadedWeights> {
-    let latest = this.desired.weights;
-    let wake: (() => void) | undefined;
-    const fn = (w: LoadedWeights) => {
-      latest = w;
-      wake?.();
+  weightsChanges(): AsyncGenerator<LoadedWeights> {
+    const subscribe = (push: (w: LoadedWeights) => void) => {
+      this.weightsListeners.add(push);
+      return () => this.weightsListeners.delete(push);
     };
-    this.weightsListeners.add(fn);
-    let last: LoadedWeights | undefined;
-    try {
-      for (;;) {
-        if (latest !== undefined && latest !== last) {
-          last = latest;
-          yield latest;
-        } else {
-          await new Promise<void>((r) => (wake = r));
-          wake = undefined;
-        }
-      }
-    } finally {
-      this.weightsListeners.delete(fn);
-    }
+    return latestValues<LoadedWeights | undefined>(subscribe, () => this.desired.weights, { ready: (w) => w !== undefined }) as AsyncGenerator<LoadedWeights>;
   }
+
 
   /** Resolves when nothing is running or pending. */
   idle(): Promise<void> {

@@ -7,6 +7,7 @@
  * Nothing here imports the site's backend or app modules (they pull in the wasm binaries): the page
  * passes `site()` pieces in, so the same functions run in the unit tests' jsdom.
  */
+import { latestValues } from './latest.ts';
 import { toConfig } from '../config.ts';
 import { SCENE_CLASSES, type Scene } from '../data/scenes.ts';
 import { trainConfig } from '../train/recipe.ts';
@@ -71,30 +72,12 @@ export async function* weightsOrNull(session: EngineSession): AsyncGenerator<Loa
 }
 
 /** The backend the page's session runs on, now and whenever it changes (undefined while it starts). */
-export async function* backendChanges(session: EngineSession): AsyncGenerator<BackendChoice | undefined> {
-  let latest = session.state.backend;
-  let wake: (() => void) | undefined;
-  const off = session.onStatus((s) => {
-    const b = s.phase === 'backend' ? undefined : s.backend;
-    if (b?.backend !== latest?.backend || b?.reason !== latest?.reason) {
-      latest = b;
-      wake?.();
-    }
-  });
-  let last: BackendChoice | undefined | null = null;
-  try {
-    for (;;) {
-      if (latest !== last) {
-        last = latest;
-        yield latest;
-      } else {
-        await new Promise<void>((r) => (wake = r));
-        wake = undefined;
-      }
-    }
-  } finally {
-    off();
-  }
+export function backendChanges(session: EngineSession): AsyncGenerator<BackendChoice | undefined> {
+  return latestValues<BackendChoice | undefined>(
+    (push) => session.onStatus((s) => push(s.phase === 'backend' ? undefined : s.backend)),
+    () => session.state.backend,
+    { same: (a, b) => a?.backend === b?.backend && a?.reason === b?.reason },
+  );
 }
 
 /** Drop the trainer's session when the page's session switches backend; returns the unsubscribe. */
