@@ -1,6 +1,7 @@
 /**
  * `npm run ship -- --run runs/NAME --name NAME [--label TEXT] [--order N] [--eval-seeds A-B]
- *                  [--dtype float16|float32] [--backend wasm|cpu] [--force] [--models-dir DIR]`
+ *                  [--dtype float16|float32] [--backend wasm|cpu] [--force] [--models-dir DIR]
+ *                  [config fields]`
  *
  * Turns a training run directory (`npm run train -- --out runs/NAME`, finished or stopped; see
  * src/train/checkpoint.ts for its files) into a shipped model folder `public/models/NAME/`:
@@ -16,6 +17,10 @@
  *   eval.json                   with --eval-seeds: `npm run eval -- --model NAME --seeds A-B --json`
  *                               on the shipped (float16) weights, run by src/cli/eval.ts itself
  *
+ * Config fields (`--rpn-post-nms-top-n-test 300`, as in npm run eval/infer) are test-time settings laid
+ * on the run's config in the shipped model.json; about.json lists them (`shippedWith`) and its
+ * description says so. A field that changes the weights' shapes is refused by the weights check.
+ *
  * Refuses a missing run directory, a run without a checkpoint, a checkpoint whose files disagree, and
  * an existing model folder unless --force (which replaces its weights and drops a stale eval.json).
  */
@@ -24,7 +29,7 @@ import { join } from 'node:path';
 import { main as evalMain, MODELS_DIR } from '../src/cli/eval.ts';
 import { dtypeFlag, writeShardFiles } from '../src/cli/convert.ts';
 import { UsageError, parseArgs, runIfMain } from '../src/cli/args.ts';
-import { type MaskRcnnConfig, type MaskRcnnSpec, toConfig } from '../src/config.ts';
+import { type MaskRcnnConfig, type MaskRcnnSpec, mergeSpecs, toConfig } from '../src/config.ts';
 import { SCENE_CLASSES, parseSeedRange } from '../src/data/scenes.ts';
 import { type CheckpointFs, type CheckpointState, FILES, TrainCheckpointError, loadTrainCheckpoint } from '../src/train/checkpoint.ts';
 import { LOSS_NAMES } from '../src/train/forward.ts';
@@ -40,7 +45,9 @@ const USAGE = `usage: npm run ship -- --run DIR --name NAME [--label TEXT] [--or
   --dtype D          float16 (default: half the bytes) or float32 (exact)
   --backend NAME     tfjs backend of the evaluation: wasm (default) or cpu
   --force            replace an existing public/models/NAME
-  --models-dir DIR   where model folders live (default ${MODELS_DIR})`;
+  --models-dir DIR   where model folders live (default ${MODELS_DIR})
+config fields: test-time settings stored in the shipped model's config, as in npm run eval
+                   (e.g. --rpn-post-nms-top-n-test 300); the training run is not changed`;
 
 const OWN_FLAGS = {
   run: true, name: true, label: true, order: true, evalSeeds: true, dtype: true, backend: true, force: false, modelsDir: true, quiet: false, help: false,
@@ -74,6 +81,8 @@ export interface ShipOptions {
   backend?: 'wasm' | 'cpu';
   force?: boolean;
   modelsDir?: string;
+  /** test-time config fields laid on the run's config in the shipped model (the run is unchanged) */
+  spec?: MaskRcnnSpec;
   log?: (line: string) => void;
 }
 
@@ -143,8 +152,19 @@ const fmtDuration = (ms: number) => {
   return h > 0 ? `${h} h ${String(m).padStart(2, '0')} min` : m > 0 ? `${m} min ${s % 60} s` : `${s} s`;
 };
 
-/** about.json for a checkpoint state. */
-export function aboutOf(state: CheckpointState, options: { label?: string; order?: number; dtype: StoredDtype }) {
+/** A spec's leaves as `dotted.path → value`, in key order. */
+export function specFields(spec: MaskRcnnSpec, prefix = ''): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(spec as Record<string, unknown>)) {
+    if (value === undefined) continue;
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) Object.assign(out, specFields(value as MaskRcnnSpec, `${prefix}${key}.`));
+    else out[`${prefix}${key}`] = value;
+  }
+  return out;
+}
+
+/** about.json for a checkpoint state; `shippedWith` = the test-time fields laid on its config. */
+export function aboutOf(state: CheckpointState, options: { label?: string; order?: number; dtype: StoredDtype; shippedWith?: MaskRcnnSpec }) {
   const { config, recipe } = state;
   const pooler = POOLER_NAMES[config.roiHeads.boxRoiPool.pooler] ?? config.roiHeads.boxRoiPool.pooler;
   const maskPooler = POOLER_NAMES[config.roiHeads.maskRoiPool.pooler] ?? config.roiHeads.maskRoiPool.pooler;
@@ -153,6 +173,7 @@ export function aboutOf(state: CheckpointState, options: { label?: string; order
   const { width, height } = { width: recipe.data.scene.width ?? 256, height: recipe.data.scene.height ?? 256 };
   const opt = recipe.optimizer;
   const done = state.step >= recipe.steps;
+  const shippedWith = specFields(options.shippedWith ?? {});
   // `npm run train -- --resume --steps N` may have lengthened the schedule (recipe.scheduleChanges)
   const changes = ((recipe as { scheduleChanges?: unknown }).scheduleChanges ?? []) as { atStep: number; fromSteps: number; toSteps: number }[];
   const extended = changes.map((c) => `; the schedule went from ${c.fromSteps} to ${c.toSteps} steps at step ${c.atStep}`).join('');
@@ -164,13 +185,17 @@ export function aboutOf(state: CheckpointState, options: { label?: string; order
     `${imagesSeen.toLocaleString('en-US')} images seen; ${opt.kind === 'adamw' ? 'AdamW' : 'SGD'} lr ${opt.lr}` +
     `${opt.warmupSteps > 0 ? ` (${opt.warmupSteps} warm-up steps, ${opt.schedule} decay)` : ` (${opt.schedule} decay)`}, ` +
     `weight decay ${opt.weightDecay}${extended}; ${fmtDuration(state.elapsedMs)} of training. ` +
-    `Weights stored as ${options.dtype}.`;
+    `Weights stored as ${options.dtype}.` +
+    (Object.keys(shippedWith).length > 0
+      ? ` Shipped with the test-time setting${Object.keys(shippedWith).length > 1 ? 's' : ''} ${Object.entries(shippedWith).map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join(', ')} (npm run ship).`
+      : '');
   return {
     label: options.label ?? `Mask R-CNN R${config.backbone.depth}-FPN, ${pooler}, synthetic scenes${done ? '' : ` (step ${state.step}/${recipe.steps})`}`,
     placeholder: false,
     description,
     classNames: [...SCENE_CLASSES],
     order: options.order ?? 100,
+    ...(Object.keys(shippedWith).length > 0 ? { shippedWith } : {}),
     training: {
       pooler: config.roiHeads.boxRoiPool.pooler,
       maskPooler: config.roiHeads.maskRoiPool.pooler,
@@ -238,17 +263,23 @@ export async function shipModel(options: ShipOptions): Promise<ShipResult> {
     throw e;
   }
   const { state, stateDict } = saved;
-  const config: MaskRcnnConfig = toConfig(state.config as MaskRcnnSpec);
-  validateStateDict(stateDict, config);
+  const spec = mergeSpecs(state.config as MaskRcnnSpec, options.spec ?? {});
+  const config: MaskRcnnConfig = toConfig(spec);
+  try {
+    validateStateDict(stateDict, config);
+  } catch (e) {
+    if (options.spec === undefined || Object.keys(options.spec).length === 0) throw e;
+    throw new UsageError(`the config fields given to ship change the model's architecture, so the run's weights no longer fit: ${(e as Error).message}; pass only test-time settings`);
+  }
   if (config.numClasses !== SCENE_CLASSES.length) {
     throw new UsageError(`--run ${run} is a ${config.numClasses}-class model; the scenes have ${SCENE_CLASSES.length} (${SCENE_CLASSES.join(', ')}): it was not trained on them`);
   }
   log(`[ship] ${run}: step ${state.step}/${state.recipe.steps}, ${stateDict.size} tensors`);
 
-  const { manifest, shards } = writeShards(stateDict, { config: state.config as MaskRcnnSpec, dtype });
+  const { manifest, shards } = writeShards(stateDict, { config: spec, dtype });
   mkdirSync(outDir, { recursive: true });
   writeShardFiles(outDir, manifest, shards);
-  const about = aboutOf(state, { label: options.label, order: options.order, dtype });
+  const about = aboutOf(state, { label: options.label, order: options.order, dtype, shippedWith: options.spec });
   writeFileSync(join(outDir, 'about.json'), `${JSON.stringify(about, null, 1)}\n`);
   const lossPath = join(run, FILES.losses);
   const files = ['model.json', ...manifest.shards.map((s) => s.file), 'about.json'];
@@ -282,7 +313,6 @@ export async function main(argv: readonly string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  if (Object.keys(spec).length > 0) throw new UsageError(`ship takes no config fields: the model's config is the run's\n${USAGE}`);
   const run = flags.get('run');
   const name = flags.get('name');
   if (!run || !name) throw new UsageError(`--run and --name are required\n${USAGE}`);
@@ -302,6 +332,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     backend,
     force: flags.has('force'),
     modelsDir: flags.get('modelsDir'),
+    spec,
     log: quiet ? undefined : (line) => process.stderr.write(`${line}\n`),
   });
   if (!quiet) process.stderr.write(`[ship] ${result.dir}: ${result.files.join(', ')}\n`);

@@ -141,6 +141,25 @@ describe('npm run ship on a tiny 2-step run', () => {
     expect((JSON.parse(readFileSync(join(modelsDir, 'tiny', 'about.json'), 'utf8')) as { label: string }).label).toBe('Tiny');
   });
 
+  it('config fields are test-time settings: laid on the run config in model.json, listed in about.json (shippedWith, description); the run is unchanged', async () => {
+    const runConfig = readFileSync(join(run, FILES.config), 'utf8');
+    expect(await quietly(() => shipMain(['--run', run, '--name', 'tiny-test-time', '--models-dir', modelsDir, '--rpn-post-nms-top-n-test', '50', '--box-score-thresh', '0.2', '--quiet']))).toBe(0);
+    const out = join(modelsDir, 'tiny-test-time');
+    const config = (JSON.parse(readFileSync(join(out, 'model.json'), 'utf8')) as { config: { rpn: Record<string, unknown>; roiHeads: { postprocess: Record<string, unknown> } } }).config;
+    const trained = JSON.parse(runConfig) as typeof config;
+    expect(config.rpn['postNmsTopN']).toBe(50);
+    expect(config.roiHeads.postprocess['scoreThresh']).toBe(0.2);
+    expect(trained.rpn['postNmsTopN']).not.toBe(50);
+    expect({ ...config, rpn: trained.rpn, roiHeads: trained.roiHeads }).toEqual(trained);
+    expect({ ...config.rpn, postNmsTopN: trained.rpn['postNmsTopN'] }).toEqual(trained.rpn);
+    const about = JSON.parse(readFileSync(join(out, 'about.json'), 'utf8')) as { shippedWith: unknown; description: string };
+    expect(about.shippedWith).toEqual({ 'rpn.postNmsTopN': 50, 'roiHeads.postprocess.scoreThresh': 0.2 });
+    expect(about.description).toMatch(/Shipped with the test-time settings rpn\.postNmsTopN = 50, roiHeads\.postprocess\.scoreThresh = 0\.2 \(npm run ship\)\./);
+    expect(readFileSync(join(run, FILES.config), 'utf8')).toBe(runConfig);
+    // without config fields there is no shippedWith
+    expect(JSON.parse(readFileSync(join(modelsDir, 'tiny', 'about.json'), 'utf8'))).not.toHaveProperty('shippedWith');
+  });
+
   it('ship --eval-seeds 0-1 writes eval.json in npm run eval\'s --json format with the seeds, for the shipped weights', async () => {
     expect(await quietly(() => shipMain(['--run', run, '--name', 'tiny-eval', '--models-dir', modelsDir, '--eval-seeds', '0-1', '--quiet']))).toBe(0);
     const report = JSON.parse(readFileSync(join(modelsDir, 'tiny-eval', 'eval.json'), 'utf8')) as Record<string, unknown> & { bbox: Record<string, number>; segm: Record<string, number> };
@@ -167,7 +186,8 @@ describe('npm run ship on a tiny 2-step run', () => {
     await expect(shipMain(['--run', run, '--name', 'y', '--models-dir', modelsDir, '--dtype', 'int8'])).rejects.toThrow(/--dtype int8: expected float32 or float16/);
     await expect(shipModel({ run, name: 'y', modelsDir, evalSeeds: '9-3' })).rejects.toThrow(/--eval-seeds/);
     await expect(shipMain(['--name', 'y'])).rejects.toThrow(/--run and --name are required/);
-    await expect(shipMain(['--run', run, '--name', 'y', '--num-classes', '3'])).rejects.toThrow(/ship takes no config fields/);
+    await expect(shipMain(['--run', run, '--name', 'y', '--models-dir', modelsDir, '--num-classes', '3'])).rejects.toThrow(/config fields given to ship change the model's architecture.*pass only test-time settings/);
+    await expect(shipMain(['--run', run, '--name', 'y', '--models-dir', modelsDir, '--no-such-field', '3'])).rejects.toThrow(/unknown option --no-such-field/);
     expect(existsSync(join(modelsDir, 'y'))).toBe(false);
   });
 
