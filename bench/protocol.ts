@@ -58,3 +58,20 @@ export type WorkerEvent =
 export function emit(e: WorkerEvent): void {
   process.stdout.write(`${JSON.stringify(e)}\n`);
 }
+
+/**
+ * Call `onEvent` with each JSON object a worker writes to `stream`, one per line, as the lines
+ * arrive (chunks are joined; lines that do not start with `{`, such as a library's log, are skipped).
+ */
+export function onJsonLines<E>(stream: NodeJS.ReadableStream, onEvent: (event: E) => void): void {
+  let buffered = '';
+  stream.on('data', (d: Buffer | string) => {
+    buffered += d.toString();
+    let nl: number;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, nl).trim();
+      buffered = buffered.slice(nl + 1);
+      if (line.startsWith('{')) onEvent(JSON.parse(line) as E);
+    }
+  });
+}

@@ -29,7 +29,7 @@ import { parseArgs } from 'node:util';
 import { agreement } from './compare.ts';
 import { runShipped } from './shipped.ts';
 import { ensureOrtPrefix, ortInstallHint, resolveOrt } from './ort.ts';
-import type { Detections, Profile, WorkerEvent } from './protocol.ts';
+import { type Detections, type Profile, type WorkerEvent, onJsonLines } from './protocol.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const PYTHON = '/usr/bin/python3';
@@ -187,7 +187,6 @@ function runWorker(name: string, command: string, args: string[], timeoutS: numb
   return new Promise((done) => {
     const child: ChildProcess = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
-    let buffered = '';
     const timer = setTimeout(() => {
       col.stopped = true;
       child.kill('SIGKILL');
@@ -195,22 +194,14 @@ function runWorker(name: string, command: string, args: string[], timeoutS: numb
     child.stderr!.on('data', (d: Buffer) => {
       stderr = (stderr + d.toString()).slice(-4000);
     });
-    child.stdout!.on('data', (d: Buffer) => {
-      buffered += d.toString();
-      let nl: number;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl).trim();
-        buffered = buffered.slice(nl + 1);
-        if (!line.startsWith('{')) continue;
-        const e = JSON.parse(line) as WorkerEvent;
-        const now = performance.now() - t0;
-        col.events.push(e);
-        if (e.event === 'first') col.firstMs = now;
-        else if (e.event === 'stage') col.stageArrivals.push(now);
-        else if (e.event === 'run') col.runs.push({ stages: e.stages, wallMs: e.wallMs });
-        else if (e.event === 'done') col.done = e;
-        else if (e.event === 'error') col.error = e.message;
-      }
+    onJsonLines<WorkerEvent>(child.stdout!, (e) => {
+      const now = performance.now() - t0;
+      col.events.push(e);
+      if (e.event === 'first') col.firstMs = now;
+      else if (e.event === 'stage') col.stageArrivals.push(now);
+      else if (e.event === 'run') col.runs.push({ stages: e.stages, wallMs: e.wallMs });
+      else if (e.event === 'done') col.done = e;
+      else if (e.event === 'error') col.error = e.message;
     });
     child.on('exit', (code) => {
       clearTimeout(timer);

@@ -21,6 +21,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { onJsonLines } from './protocol.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 /** Issue 4: one full trace of the default model on wasm within this. */
@@ -210,36 +211,27 @@ function runWorker(argv: readonly string[], backend: ShippedBackend, plan: Plan)
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let buffered = '';
     let err = '';
     let stopped = false;
     const timer = setTimeout(() => {
       stopped = true;
       child.kill('SIGKILL');
     }, plan.timeout * 1000);
-    child.stdout.on('data', (d: Buffer) => {
-      buffered += d.toString();
-      let nl: number;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl).trim();
-        buffered = buffered.slice(nl + 1);
-        if (!line.startsWith('{')) continue;
-        const e = JSON.parse(line) as WorkerEvent;
-        last = performance.now();
-        if (e.event === 'load') {
-          r.backend = e.backend;
-          r.loadMs = e.ms;
-          phase = 'infer';
-        } else if (e.event === 'infer') {
-          (e.warmup ? r.warmupInferMs : r.inferMs).push(e.ms);
-          if (!e.warmup) for (const [k, v] of Object.entries(e.stages)) (r.stageMs[k] ??= []).push(v);
-          r.detections = e.detections;
-        } else if (e.event === 'step') {
-          (e.warmup ? r.warmupStepMs : r.stepMs).push(e.ms);
-          r.batch = e.batch;
-        } else if (e.event === 'done') finished = true;
-        if (e.event === 'infer' && r.inferMs.length + r.warmupInferMs.length === plan.warmup + plan.runs) phase = 'step';
-      }
+    onJsonLines<WorkerEvent>(child.stdout, (e) => {
+      last = performance.now();
+      if (e.event === 'load') {
+        r.backend = e.backend;
+        r.loadMs = e.ms;
+        phase = 'infer';
+      } else if (e.event === 'infer') {
+        (e.warmup ? r.warmupInferMs : r.inferMs).push(e.ms);
+        if (!e.warmup) for (const [k, v] of Object.entries(e.stages)) (r.stageMs[k] ??= []).push(v);
+        r.detections = e.detections;
+      } else if (e.event === 'step') {
+        (e.warmup ? r.warmupStepMs : r.stepMs).push(e.ms);
+        r.batch = e.batch;
+      } else if (e.event === 'done') finished = true;
+      if (e.event === 'infer' && r.inferMs.length + r.warmupInferMs.length === plan.warmup + plan.runs) phase = 'step';
     });
     child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
     child.on('exit', (code) => {
