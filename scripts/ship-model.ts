@@ -31,7 +31,7 @@ import { dtypeFlag, writeShardFiles } from '../src/cli/convert.ts';
 import { UsageError, parseArgs, runIfMain } from '../src/cli/args.ts';
 import { type MaskRcnnConfig, type MaskRcnnSpec, mergeSpecs, toConfig } from '../src/config.ts';
 import { SCENE_CLASSES, parseSeedRange } from '../src/data/scenes.ts';
-import { type CheckpointFs, type CheckpointState, FILES, TrainCheckpointError, loadTrainCheckpoint } from '../src/train/checkpoint.ts';
+import { type CheckpointFs, type CheckpointState, FILES, TrainCheckpointError, leaves, loadTrainCheckpoint, valueAt } from '../src/train/checkpoint.ts';
 import { LOSS_NAMES } from '../src/train/forward.ts';
 import { type StoredDtype, validateStateDict, writeShards } from '../src/weights/index.ts';
 
@@ -152,17 +152,6 @@ const fmtDuration = (ms: number) => {
   return h > 0 ? `${h} h ${String(m).padStart(2, '0')} min` : m > 0 ? `${m} min ${s % 60} s` : `${s} s`;
 };
 
-/** A spec's leaves as `dotted.path → value`, in key order. */
-export function specFields(spec: MaskRcnnSpec, prefix = ''): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(spec as Record<string, unknown>)) {
-    if (value === undefined) continue;
-    if (value !== null && typeof value === 'object' && !Array.isArray(value)) Object.assign(out, specFields(value as MaskRcnnSpec, `${prefix}${key}.`));
-    else out[`${prefix}${key}`] = value;
-  }
-  return out;
-}
-
 /** about.json for a checkpoint state; `shippedWith` = the test-time fields laid on its config. */
 export function aboutOf(state: CheckpointState, options: { label?: string; order?: number; dtype: StoredDtype; shippedWith?: MaskRcnnSpec }) {
   const { config, recipe } = state;
@@ -173,7 +162,9 @@ export function aboutOf(state: CheckpointState, options: { label?: string; order
   const { width, height } = { width: recipe.data.scene.width ?? 256, height: recipe.data.scene.height ?? 256 };
   const opt = recipe.optimizer;
   const done = state.step >= recipe.steps;
-  const shippedWith = specFields(options.shippedWith ?? {});
+  // the test-time fields as `dotted.path = value`
+  const shippedWith = Object.fromEntries(leaves(options.shippedWith ?? {}).map((path) => [path, valueAt(options.shippedWith, path)]));
+  const shipped = Object.entries(shippedWith);
   // `npm run train -- --resume --steps N` may have lengthened the schedule (recipe.scheduleChanges)
   const changes = ((recipe as { scheduleChanges?: unknown }).scheduleChanges ?? []) as { atStep: number; fromSteps: number; toSteps: number }[];
   const extended = changes.map((c) => `; the schedule went from ${c.fromSteps} to ${c.toSteps} steps at step ${c.atStep}`).join('');
@@ -186,16 +177,14 @@ export function aboutOf(state: CheckpointState, options: { label?: string; order
     `${opt.warmupSteps > 0 ? ` (${opt.warmupSteps} warm-up steps, ${opt.schedule} decay)` : ` (${opt.schedule} decay)`}, ` +
     `weight decay ${opt.weightDecay}${extended}; ${fmtDuration(state.elapsedMs)} of training. ` +
     `Weights stored as ${options.dtype}.` +
-    (Object.keys(shippedWith).length > 0
-      ? ` Shipped with the test-time setting${Object.keys(shippedWith).length > 1 ? 's' : ''} ${Object.entries(shippedWith).map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join(', ')} (npm run ship).`
-      : '');
+    (shipped.length > 0 ? ` Shipped with the test-time setting${shipped.length > 1 ? 's' : ''} ${shipped.map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join(', ')} (npm run ship).` : '');
   return {
     label: options.label ?? `Mask R-CNN R${config.backbone.depth}-FPN, ${pooler}, synthetic scenes${done ? '' : ` (step ${state.step}/${recipe.steps})`}`,
     placeholder: false,
     description,
     classNames: [...SCENE_CLASSES],
     order: options.order ?? 100,
-    ...(Object.keys(shippedWith).length > 0 ? { shippedWith } : {}),
+    ...(shipped.length > 0 ? { shippedWith } : {}),
     training: {
       pooler: config.roiHeads.boxRoiPool.pooler,
       maskPooler: config.roiHeads.maskRoiPool.pooler,

@@ -16,7 +16,7 @@ import { ConfigError, type MaskRcnnSpec, type Pooler } from '../config.ts';
 import { parseSeedRange } from '../data/scenes.ts';
 import { type Backend, useBackend } from '../node/backend.ts';
 import {
-  type CheckpointFs, FILES, type TrainRecipe, diffPaths, hasCheckpoint, loadTrainCheckpoint, saveCheckpoint, valueAt,
+  type CheckpointFs, FILES, type TrainRecipe, diffPaths, hasCheckpoint, leaves, loadTrainCheckpoint, saveCheckpoint, valueAt,
 } from '../train/checkpoint.ts';
 import { LOSS_NAMES } from '../train/forward.ts';
 import { registerTrainingKernels } from '../train/kernels.ts';
@@ -122,14 +122,6 @@ function withScheduleLength(session: TrainSession, steps: number, dir: string): 
   }
   const changes = [...(session.recipe.scheduleChanges ?? []), { atStep: session.step, fromSteps: session.recipe.steps, toSteps: steps }];
   return Object.assign(session, { recipe: { ...session.recipe, steps, scheduleChanges: changes } });
-}
-
-/** Every leaf of a plain object as a dotted path. */
-function leaves(v: unknown, prefix = ''): string[] {
-  if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
-    return Object.entries(v).flatMap(([k, x]) => leaves(x, prefix ? `${prefix}.${k}` : k));
-  }
-  return [prefix];
 }
 
 /** Refuse a resume whose command line asks for another config or recipe than the checkpoint's. */

@@ -82,6 +82,14 @@ export function diffPaths(a: unknown, b: unknown, prefix = ''): string[] {
   return JSON.stringify(a) === JSON.stringify(b) ? [] : [prefix || '(root)'];
 }
 
+/** Every leaf of a plain object as a dotted path (arrays are leaves). */
+export function leaves(v: unknown, prefix = ''): string[] {
+  if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+    return Object.entries(v).flatMap(([k, x]) => leaves(x, prefix ? `${prefix}.${k}` : k));
+  }
+  return [prefix];
+}
+
 /** The value at a dotted path of a plain object. */
 export function valueAt(v: unknown, path: string): unknown {
   let node = v;
