@@ -108,6 +108,11 @@ export interface RoiHeadsConfig {
   maskPredictor: { dimReduced: number };
   /** Probability threshold applied when a binary mask is wanted (RLE, IoU): 0.5. */
   maskThreshold: number;
+  /**
+   * How masks go back into the image (src/stages/paste.ts): 'torchvision' (`paste_masks_in_image`,
+   * integer boxes; the reference) or 'exact' (each pixel samples the mask where the targets put it).
+   */
+  maskPaste: 'torchvision' | 'exact';
   /** Training only: proposal matching and sampling. */
   train: {
     fgIouThresh: number;
@@ -191,6 +196,7 @@ export function defaultConfig(): MaskRcnnConfig {
       maskHead: { layers: [256, 256, 256, 256], dilation: 1 },
       maskPredictor: { dimReduced: 256 },
       maskThreshold: 0.5,
+      maskPaste: 'torchvision',
       train: { fgIouThresh: 0.5, bgIouThresh: 0.5, batchSizePerImage: 512, positiveFraction: 0.25 },
     },
   };
@@ -282,6 +288,7 @@ export function validateConfig(c: MaskRcnnConfig): void {
   check(isInt(h.maskHead.dilation, 1), 'roiHeads.maskHead.dilation', h.maskHead.dilation, 'an integer ≥ 1');
   check(isInt(h.maskPredictor.dimReduced, 1), 'roiHeads.maskPredictor.dimReduced', h.maskPredictor.dimReduced, 'an integer ≥ 1');
   check(in01(h.maskThreshold), 'roiHeads.maskThreshold', h.maskThreshold, 'a number in [0, 1]');
+  check(h.maskPaste === 'torchvision' || h.maskPaste === 'exact', 'roiHeads.maskPaste', h.maskPaste, "'torchvision' or 'exact'");
 }
 
 /**

@@ -20,7 +20,7 @@ import { poolRois } from './stages/roi_pool.ts';
 import { type BoxHead, boxHead, loadBoxHead } from './stages/box_head.ts';
 import { type MaskHead, loadMaskHead, maskHead } from './stages/mask_head.ts';
 import { resizeBoxes, transformImage } from './stages/transform.ts';
-import { type MaskRegion, pasteMaskRegion, regionsToPlanes } from './stages/paste.ts';
+import { type MaskRegion, type PasteOptions, pasteMaskRegion, regionsToPlanes } from './stages/paste.ts';
 import { canonicalizeStateDict, validateStateDict } from './weights/index.ts';
 import type { Boxes, NdArray, RgbImage, Size, StateDict } from './types.ts';
 
@@ -177,7 +177,7 @@ function firstStageOf(path: string): StageName | 'architecture' | 'none' {
   if (path.startsWith('roiHeads.boxRoiPool.')) return 'boxRoiPool';
   if (path.startsWith('roiHeads.boxCoderWeights') || path === 'roiHeads.bboxXformClip' || path.startsWith('roiHeads.postprocess.')) return 'detections';
   if (path.startsWith('roiHeads.maskRoiPool.')) return 'maskRoiPool';
-  if (path === 'roiHeads.maskThreshold') return 'paste';
+  if (path === 'roiHeads.maskThreshold' || path === 'roiHeads.maskPaste') return 'paste';
   if (path === 'backbone.frozenBnEps') return 'architecture';
   return 'architecture';
 }
@@ -428,7 +428,7 @@ async function execute(model: MaskRcnn, image: RgbImage, config: MaskRcnnConfig,
     }
     if (at('paste')) {
       await timed('paste', () => {
-        state.result = paste(state.detections!, state.maskHead!, sizes, config.numClasses);
+        state.result = paste(state.detections!, state.maskHead!, sizes, config);
       });
     }
   } catch (e) {
@@ -441,8 +441,9 @@ async function execute(model: MaskRcnn, image: RgbImage, config: MaskRcnnConfig,
   return new TraceImpl(config, image, state, timings, computed);
 }
 
-/** The predicted class's mask probabilities, pasted into the original image (torchvision paste_masks_in_image). */
-function paste(det: DetectionResult, head: Trace['maskHead'], sizes: Trace['sizes'], numClasses: number): Result {
+/** The predicted class's mask probabilities, pasted into the original image (torchvision paste_masks_in_image, or the exact paste). */
+function paste(det: DetectionResult, head: Trace['maskHead'], sizes: Trace['sizes'], config: MaskRcnnConfig): Result {
+  const { numClasses } = config;
   const count = det.labels.length;
   const m = head.size;
   const roiMasks = new Float32Array(count * m * m);
@@ -452,7 +453,11 @@ function paste(det: DetectionResult, head: Trace['maskHead'], sizes: Trace['size
     for (let p = 0; p < m * m; p++) roiMasks[d * m * m + p] = sigmoid(head.maskLogits[(d * m * m + p) * numClasses + label]!);
   }
   const boxes = resizeBoxes(det.boxes, sizes.resized, sizes.original);
-  const masks = Array.from({ length: count }, (_, d) => pasteMaskRegion(roiMasks, d * m * m, m, boxes.subarray(4 * d, 4 * d + 4), sizes.original));
+  const options: PasteOptions = {
+    mode: config.roiHeads.maskPaste,
+    scale: [sizes.resized[0] / sizes.original[0], sizes.resized[1] / sizes.original[1]],
+  };
+  const masks = Array.from({ length: count }, (_, d) => pasteMaskRegion(roiMasks, d * m * m, m, boxes.subarray(4 * d, 4 * d + 4), sizes.original, options));
   return { boxes, labels: det.labels, scores: det.scores, masks, roiMasks };
 }
 

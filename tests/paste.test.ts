@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeNpy, encodeNpy } from '../src/io/npy.ts';
 import { expandBox, pasteMask, pasteMaskRegion, pasteMasks, PasteError, regionsToPlanes } from '../src/stages/paste.ts';
 import type { Size } from '../src/types.ts';
+import { maskTargets } from '../src/train/targets.ts';
 import { hasTorchvision, oracle } from './support/oracle.ts';
 import { rng } from './support/random_weights.ts';
 
@@ -157,18 +158,65 @@ describe.runIf(hasTorchvision())('paste parity with torchvision paste_masks_in_i
 });
 
 describe('pasteMaskRegion (memory bounded by the box)', () => {
-  it('pasteMaskRegion holds exactly the nonzero region pasteMask writes, for boxes inside, across and outside the image', () => {
+  it.each(['torchvision', 'exact'] as const)('pasteMaskRegion (%s) holds exactly the nonzero region pasteMask writes, for boxes inside, across and outside the image', (mode) => {
     const M = 5;
     const mask = Float32Array.from({ length: M * M }, (_, i) => ((i * 37) % 11) / 10);
     const size: Size = [30, 40];
-    for (const box of [[3.2, 4.7, 17.9, 21.1], [-6.5, -2, 8.25, 9], [30, 20, 55, 41], [50, 50, 60, 60]]) {
+    for (const box of [[3.2, 4.7, 17.9, 21.1], [-6.5, -2, 8.25, 9], [30, 20, 55, 41], [50, 50, 60, 60], [5, 5, 5, 9]]) {
       const plane = new Float32Array(30 * 40);
-      pasteMask(mask, 0, M, box, size, plane);
-      const region = pasteMaskRegion(mask, 0, M, box, size);
+      pasteMask(mask, 0, M, box, size, plane, 0, { mode });
+      const region = pasteMaskRegion(mask, 0, M, box, size, { mode });
       const expanded = regionsToPlanes([region], size);
       expect(Array.from(expanded), JSON.stringify(box)).toEqual(Array.from(plane));
       expect(region.x0 + region.width).toBeLessThanOrEqual(40);
       expect(region.y0 + region.height).toBeLessThanOrEqual(30);
     }
+  });
+});
+
+describe('exact paste (the inverse of the mask targets)', () => {
+  it('a 2×2 mask of ones in box [0, 0, 4, 4] of a 6×6 image: each axis reads [½, 1, 1, 1, ½, 0]', () => {
+    // bin 2; pixel x reads mask column u = x/2 − ½ → −½, 0, ½, 1, 3/2, 2; the zero border beyond
+    // columns −1 and 2 gives ½ at u = −½ and 3/2, and 0 from u = 2 on.
+    const out = pasteMasks(new Float32Array(4).fill(1), 2, Float32Array.from([0, 0, 4, 4]), [6, 6], { mode: 'exact' });
+    const p = [0.5, 1, 1, 1, 0.5, 0];
+    expect(Array.from(out)).toEqual(p.flatMap((a) => p.map((b) => a * b)));
+  });
+
+  it('a mask made at twice the size (scale r = 2) shifts by ½ − ½/r = ¼ pixel: box [0, 0, 4, 4] reads u = (x + ¼)/2 − ½', () => {
+    // columns: u = −3/8, 1/8, 5/8, 9/8, 13/8, 17/8 → 5/8, 1, 1, 7/8, 3/8, 0 on a 2×2 mask of ones (cells at u = 0, 1);
+    // the one image row (y = 0) reads v = −3/8 → 5/8
+    const out = pasteMasks(new Float32Array(4).fill(1), 2, Float32Array.from([0, 0, 4, 4]), [1, 6], { mode: 'exact', scale: [2, 2] });
+    expect(Array.from(out)).toEqual([5 / 8, 1, 1, 7 / 8, 3 / 8, 0].map((v) => (5 / 8) * v));
+  });
+
+  it("mask targets pasted back exactly reproduce the ground truth; torchvision's integer paste loses pixels on small objects", () => {
+    const [H, W] = [40, 48];
+    const gt = new Uint8Array(H * W);
+    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) if ((x - 20.5) ** 2 + (y - 17) ** 2 <= 36 && !((x - 20.5) ** 2 + (y - 17) ** 2 <= 6)) gt[y * W + x] = 1;
+    const M = 28;
+    const iou = (plane: Float32Array) => {
+      let inter = 0;
+      let union = 0;
+      for (let i = 0; i < H * W; i++) {
+        const a = plane[i]! > 0.5;
+        const b = gt[i] === 1;
+        if (a && b) inter++;
+        if (a || b) union++;
+      }
+      return inter / union;
+    };
+    // the ring's tight box, and a detection box a little off it
+    for (const box of [[14, 11, 27, 24], [13.4, 10.7, 27.6, 24.2]]) {
+      const target = maskTargets({ count: 1, height: H, width: W, data: gt }, Float32Array.from(box), Int32Array.from([0]), M);
+      const exact = iou(pasteMasks(target, M, Float32Array.from(box), [H, W], { mode: 'exact' }));
+      const integer = iou(pasteMasks(target, M, Float32Array.from(box), [H, W]));
+      expect(exact, JSON.stringify(box)).toBeGreaterThan(0.97);
+      expect(integer, JSON.stringify(box)).toBeLessThan(exact - 0.05);
+    }
+  });
+
+  it('an unknown paste mode is refused with the two it knows', () => {
+    expect(() => pasteMasks(new Float32Array(4), 2, Float32Array.from([0, 0, 4, 4]), [6, 6], { mode: 'nearest' as 'exact' })).toThrow(/'torchvision' or 'exact'; found "nearest"/);
   });
 });

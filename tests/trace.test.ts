@@ -83,6 +83,7 @@ describe('stage trace on a tiny ResNet-18-FPN', () => {
   it('rerunMaskRcnn maps each kind of field to its first stage', async () => {
     const cases: [MaskRcnnSpec, string][] = [
       [{ roiHeads: { maskThreshold: 0.3 } }, 'paste'],
+      [{ roiHeads: { maskPaste: 'exact' } }, 'paste'],
       [{ roiHeads: { postprocess: { scoreThresh: 0.2 } } }, 'detections'],
       [{ roiHeads: { maskRoiPool: { samplingRatio: 0 } } }, 'maskRoiPool'],
       [{ roiHeads: { boxRoiPool: { pooler: 'roiPool' } } }, 'boxRoiPool'],
@@ -98,6 +99,11 @@ describe('stage trace on a tiny ResNet-18-FPN', () => {
     expect(same.computed).toEqual([]);
     expect(Array.from(same.result.scores)).toEqual(Array.from(trace.result.scores));
     same.dispose();
+  });
+
+  it('an unknown roiHeads.maskPaste is refused, naming the field and the two modes', () => {
+    expect(() => toConfig({ roiHeads: { maskPaste: 'nearest' as 'exact' } })).toThrow(ConfigError);
+    expect(() => toConfig({ roiHeads: { maskPaste: 'nearest' as 'exact' } })).toThrow(/roiHeads\.maskPaste.*'torchvision' or 'exact'/);
   });
 
   it('rerunMaskRcnn refuses a field that changes the network, saying to create a new model', async () => {
