@@ -175,7 +175,15 @@ describe.runIf(hasChromium())('chapters 7–10 of the built site in chromium', (
       const first = await runAfter(page, 0);
       expect(first.phase).toBe('idle');
       for (const slot of ['steps', 'sweep', 'all']) await page.locator(`[data-cell="${slot}"] figure svg`).first().waitFor();
-      expect(await caption(page, 'steps')).toMatch(/28×28 mask, padded to 30×30, resized to \d+×\d+ pixels into its box widened by 30\/28, then thresholded at 0\.5\./);
+      // The shipped model's paste mode (about.json shippedWith) is the selector's first value.
+      const modeSelect = page.locator('[data-cell="pasteMode"] select');
+      const shippedMode = (await modeSelect.locator('option:checked').textContent())!.startsWith('exact') ? 'exact' : 'torchvision';
+      const captionOf = {
+        torchvision: /28×28 mask, padded to 30×30, resized to \d+×\d+ pixels into its box widened by 30\/28, then thresholded at 0\.5\./,
+        exact: /28×28 mask, padded to 30×30, sampled at each of \d+×\d+ pixels where the mask targets were made \(exact paste\), then thresholded at 0\.5\./,
+      };
+      expect(await caption(page, 'steps')).toMatch(captionOf[shippedMode]);
+      expect(await caption(page, 'steps')).toMatch(/The two pastes disagree on \d+ of its pixels \(torchvision \d+, exact \d+\)\./);
       const areaAt = () => page.locator('[data-cell="steps"] svg [data-area]').getAttribute('data-area');
       const sweepAt = () => page.locator('[data-cell="sweep"] svg circle[data-area]').getAttribute('data-area');
       const before = Number(await areaAt());
@@ -193,6 +201,19 @@ describe.runIf(hasChromium())('chapters 7–10 of the built site in chromium', (
       expect(param(page, 'mask')).toBe('0.2');
       expect(second.numTensors).toBe(first.numTensors);
       await shot(page, 'chapter-10-paste');
+
+      // The other paste mode re-runs the paste-back alone, and the figure says how it placed the mask.
+      const otherMode = shippedMode === 'exact' ? 'torchvision' : 'exact';
+      await modeSelect.selectOption({ label: otherMode === 'exact' ? 'exact (per pixel)' : 'torchvision (integer box)' });
+      const third = await runAfter(page, second.seq);
+      expect(third.phase).toBe('idle');
+      expect(third.computed).toEqual(['paste']);
+      expect(await statusComputed(page)).toBe('paste');
+      await page.locator('[data-cell="steps"] figcaption', { hasText: otherMode === 'exact' ? '(exact paste)' : 'widened by 30/28' }).waitFor();
+      expect(await caption(page, 'steps')).toMatch(new RegExp(captionOf[otherMode].source.replace('0\\.5', '0\\.2')));
+      expect(param(page, 'paste')).toBe(otherMode);
+      expect(third.numTensors).toBe(first.numTensors);
+      await shot(page, 'chapter-10-paste-' + otherMode);
       expectClean(log);
     } finally {
       await context.close();

@@ -31,7 +31,7 @@ import {
 import { PoolerMasks, type PoolerSnapshot, boxPoolerOf, maskDisagreement, poolerMasksFor, poolerSpec, runEachPooler } from '../src/site/pooler_masks.ts';
 import { detectionsOfRow, roiClassBoxes, roiClasses, roiRow, topClasses } from '../src/site/box_head_view.ts';
 import { classPlane, classesByScore, detectionMaskLogits, sigmoidMasks, softmaxMasks } from '../src/site/mask_head_view.ts';
-import { areaAbove, padMask, pasteBox } from '../src/site/paste_view.ts';
+import { areaAbove, padMask, pasteBox, pasteDisagreement } from '../src/site/paste_view.ts';
 import { CIVIDIS_STOPS, sequential, sequentialRgba } from '../src/viz/sequential.ts';
 import { valueScale } from '../src/viz/value_scale.ts';
 import { roiGridFigure, roiGridTable, windowValues } from '../src/viz/roi_grid.ts';
@@ -365,6 +365,13 @@ describe('paste view (chapter 10)', () => {
     expect(pasteBox([10, 10, 38, 38], 28)).toEqual({ box: [9, 9, 39, 39], width: 31, height: 31 });
   });
 
+  it('pasteDisagreement of a 2×2 mask of ones in box [0, 0, 4, 4] (6×6 image): torchvision 21 pixels, exact 9, 12 differ', () => {
+    // exact: each axis reads [½, 1, 1, 1, ½, 0] (tests/paste.test.ts), so p > 0.5 on x, y ∈ 1..3: 9 pixels.
+    // torchvision: the box widened ×2 about 2 is [−2, −2, 6, 6], a 9-pixel resize of [0, 1, 1, 0]; image
+    // pixels 0..5 read 0.61, 1, 1, 1, 0.61, 0.17, so p > 0.5 on x, y ∈ 0..4 except the 4 corners (0.61² = 0.37): 21.
+    expect(pasteDisagreement(new Float32Array(4).fill(1), 2, [0, 0, 4, 4], [6, 6], [1, 1], 0.5)).toEqual({ torchvision: 21, exact: 9, differing: 12 });
+  });
+
   it('areaAbove([0.1, 0.5, 0.6, 0.9], [0, 0.5, 0.9]) counts p > t: [4, 2, 0]', () => {
     expect(areaAbove(Float32Array.from([0.1, 0.5, 0.6, 0.9]), [0, 0.5, 0.9])).toEqual([4, 2, 0]);
   });
@@ -574,6 +581,21 @@ describe('chapter 9 and 10 figures', () => {
     expect(t[3]).toEqual(['widened by 4/2 and truncated to integers', '3, 3, 7, 7']);
     expect(t[4]![1]).toBe('5 × 5');
     expect(t[6]![1]).toBe('4');
+  });
+
+  it('pasteStepsFigure in exact mode says the pixels sample the mask, draws no integer box, and the table gives both pastes', () => {
+    const mask = Float32Array.from({ length: 4 }, (_, i) => i / 4);
+    const region: MaskRegion = { x0: 4, y0: 4, width: 3, height: 3, data: Float32Array.of(0.1, 0.6, 0.7, 0.2, 0.9, 0.4, 0, 0.8, 0.3) };
+    const disagreement = { torchvision: 6, exact: 4, differing: 2 };
+    const data = { image: image(12, 12), mask, padded: padMask(mask, 2), size: 2, padding: 1, box: [4, 4, 6, 6], pasteBox: pasteBox([4, 4, 6, 6], 2), region, threshold: 0.5, mode: 'exact' as const, disagreement };
+    const svg = pasteStepsFigure(data);
+    expect(svg.querySelector('[data-area]')!.getAttribute('data-area')).toBe('4');
+    expect(texts(svg)).toMatch(/3×3 pixels sampled/);
+    expect(texts(svg)).not.toMatch(/widened by/);
+    expect(svg.querySelectorAll('rect[stroke="#D55E00"]')).toHaveLength(0);
+    const t = rows(pasteStepsTable(data));
+    expect(t[3]![0]).toBe('paste');
+    expect(t.at(-1)).toEqual(['torchvision’s paste / the exact paste, p > 0.5', '6 / 4 pixels, 2 differ']);
   });
 
   it('thresholdSweepFigure marks the area at the threshold; sweepThresholds(10) is 0, 0.1, …, 1; the table lists 11 thresholds and the current one', () => {

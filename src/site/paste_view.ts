@@ -1,9 +1,11 @@
 /**
  * Chapter 10's view of the paste-back of one detection: the M×M mask, the same mask with torchvision's
  * one-cell zero border, and the integer box it is resized into (the engine's `expandBox`, from
- * stages/paste.ts), with the pasted probabilities the engine wrote (`trace.result.masks`).
+ * stages/paste.ts), with the pasted probabilities the engine wrote (`trace.result.masks`); and how
+ * far the two paste modes (torchvision's integer box, the exact one) put the thresholded mask apart.
  */
-import { expandBox } from '../stages/paste.ts';
+import { expandBox, type MaskRegion, pasteMaskRegion } from '../stages/paste.ts';
+import type { Size } from '../types.ts';
 
 /** The M×M mask with a `padding`-cell zero border: (M+2p)×(M+2p), row-major (torchvision F.pad). */
 export function padMask(mask: Float32Array, m: number, padding = 1): Float32Array {
@@ -34,4 +36,28 @@ export function areaAbove(values: Float32Array, thresholds: readonly number[]): 
     }
     return sorted.length - lo;
   });
+}
+
+/** The thresholded pixel counts of both paste modes for one mask, and the pixels where they disagree. */
+export interface PasteDisagreement {
+  torchvision: number;
+  exact: number;
+  /** pixels in one thresholded mask and not in the other */
+  differing: number;
+}
+
+/**
+ * Paste one M×M mask both ways (the engine's pasteMaskRegion; `scale` is resized/original, as the
+ * engine passes it) and compare the masks p > threshold pixel by pixel.
+ */
+export function pasteDisagreement(mask: Float32Array, m: number, box: ArrayLike<number>, imageSize: Size, scale: readonly [number, number], threshold: number): PasteDisagreement {
+  const a = pasteMaskRegion(mask, 0, m, box, imageSize, { mode: 'torchvision' });
+  const b = pasteMaskRegion(mask, 0, m, box, imageSize, { mode: 'exact', scale });
+  const on = (r: MaskRegion, x: number, y: number) => x >= r.x0 && x < r.x0 + r.width && y >= r.y0 && y < r.y0 + r.height && r.data[(y - r.y0) * r.width + (x - r.x0)]! > threshold;
+  const count = (r: MaskRegion) => r.data.reduce((n, v) => n + (v > threshold ? 1 : 0), 0);
+  let differing = 0;
+  const [x0, x1] = [Math.min(a.x0, b.x0), Math.max(a.x0 + a.width, b.x0 + b.width)];
+  const [y0, y1] = [Math.min(a.y0, b.y0), Math.max(a.y0 + a.height, b.y0 + b.height)];
+  for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) if (on(a, x, y) !== on(b, x, y)) differing++;
+  return { torchvision: count(a), exact: count(b), differing };
 }
