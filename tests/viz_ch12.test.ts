@@ -21,7 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toConfig } from '../src/config.ts';
 import { SCENE_CLASSES, generateScene } from '../src/data/scenes.ts';
 import type { MaskRegion } from '../src/stages/paste.ts';
-import { listPoolerModels, parseEvalReport } from '../src/site/ablation_index.ts';
+import { listPoolerModels, parseEvalReport, unequalStepsNote } from '../src/site/ablation_index.ts';
 import {
   type DetectionSet, type GroundTruth, LiveEvaluation, PAPER_TABLE_2C, VAL, alignGain, boxIou, evaluationSeeds, maskIou,
   matchScene, ourRow, pickPoolerModels, regionArea, sceneId, sceneInput, scoreScene, seedOfImageId, shiftedSquareIou,
@@ -101,8 +101,8 @@ describe('build-time index of pooler models (ablation_index.ts)', () => {
     };
     const scene = (pooler: string) => ({ numClasses: 7, roiHeads: { boxRoiPool: { pooler }, maskRoiPool: { pooler } } });
     const report = { bbox: { AP: 0.5, AP50: 0.8, AP75: 0.55, APs: 0.3, APm: 0.5, APl: 0.7 }, segm: { AP: 0.45, AP50: 0.78, AP75: 0.48, APs: 0.2, APm: 0.5, APl: 0.6 }, images: 500, seeds: '1000000-1000499' };
-    model('default', scene('roiAlign'), { label: 'RoIAlign model', order: 1 }, JSON.stringify(report));
-    model('roipool', scene('roiPool'), { label: 'RoIPool model', order: 2 });
+    model('default', scene('roiAlign'), { label: 'RoIAlign model', order: 1, training: { steps: 9600 } }, JSON.stringify(report));
+    model('roipool', scene('roiPool'), { label: 'RoIPool model', order: 2, training: { steps: 6000 } });
     model('roipool-old', scene('roiPool'), { label: 'older RoIPool', order: 5 }, '{"bbox": {"AP": 1}}');
     model('coco', { numClasses: 91 }, { label: 'COCO', order: 3 });
   });
@@ -120,6 +120,15 @@ describe('build-time index of pooler models (ablation_index.ts)', () => {
     expect(warnings.some((w) => w.includes('roipool-old'))).toBe(true);
     // One model per pooler, the first of the index's order, RoIPool first.
     expect(pickPoolerModels(list).map((e) => e.id)).toEqual(['roipool', 'default']);
+    expect(list.map((e) => e.steps)).toEqual([9600, 6000, null]);
+  });
+
+  it('unequalStepsNote names each model’s steps when they differ, and is null when they agree or are unknown', () => {
+    const list = listPoolerModels(dir, () => {});
+    const picked = pickPoolerModels(list);
+    expect(unequalStepsNote(picked)).toMatch(/not trained for the same number of steps \(roipool 6000, default 9600\)/);
+    expect(unequalStepsNote(picked.map((e) => ({ ...e, steps: 6000 })))).toBeNull();
+    expect(unequalStepsNote(picked.map((e, i) => ({ ...e, steps: i === 0 ? 6000 : null })))).toBeNull();
   });
 
   it('parseEvalReport refuses a missing segm, a non-number AP and a zero image count, saying which field', () => {
@@ -369,8 +378,8 @@ describe('AblationRunner on the engine (tiny model, cpu)', () => {
     spec: TINY,
   });
   const entries = [
-    { id: 'pool', label: 'pool', placeholder: true, pooler: 'roiPool' as const, boxPooler: 'roiPool' as const, eval: null },
-    { id: 'align', label: 'align', placeholder: true, pooler: 'roiAlign' as const, boxPooler: 'roiAlign' as const, eval: null },
+    { id: 'pool', label: 'pool', placeholder: true, pooler: 'roiPool' as const, boxPooler: 'roiPool' as const, steps: null, eval: null },
+    { id: 'align', label: 'align', placeholder: true, pooler: 'roiAlign' as const, boxPooler: 'roiAlign' as const, steps: null, eval: null },
   ];
 
   it('run gives each model’s detections on a scene; evaluate(2 scenes) gives box and mask AP per model with progress; an aborted signal skips, also one aborted by a task during the evaluation; a backend switch rebuilds; dispose frees every tensor', async () => {

@@ -38,6 +38,8 @@ export interface PoolerModelEntry {
   /** The mask branch's pooler: what the chapter compares. */
   pooler: Pooler;
   boxPooler: Pooler;
+  /** Optimizer steps trained (about.json `training.steps`, written by npm run ship), or null when not recorded. */
+  steps: number | null;
   /** public/models/NAME/eval.json, or null when absent or unreadable (`evalNote` says which). */
   eval: EvalReportData | null;
   evalNote?: string;
@@ -98,15 +100,28 @@ export function listPoolerModels(modelsDir: string, warn: (message: string) => v
         warn(`ablation: ${evalNote}`);
       }
     }
+    const steps = (entry.about as { training?: { steps?: unknown } }).training?.steps;
     out.push({
       id: entry.id,
       label: entry.about.label ?? entry.id,
       placeholder: entry.about.placeholder === true,
       pooler: config.roiHeads.maskRoiPool.pooler,
       boxPooler: config.roiHeads.boxRoiPool.pooler,
+      steps: typeof steps === 'number' && Number.isInteger(steps) ? steps : null,
       eval: report,
       ...(evalNote !== undefined ? { evalNote } : {}),
     });
   }
   return out;
+}
+
+/**
+ * When the pooler models were not all trained for the same number of steps, a sentence that says so
+ * (naming each model's steps); null when they agree or are not recorded.
+ */
+export function unequalStepsNote(models: readonly PoolerModelEntry[]): string | null {
+  const known = models.filter((m) => m.steps !== null);
+  if (new Set(known.map((m) => m.steps)).size <= 1) return null;
+  const list = known.map((m) => `${m.id} ${m.steps}`).join(', ');
+  return `These models were not trained for the same number of steps (${list}), so their AP differs by training time as well as by pooler: the fair comparison waits for the shorter run to catch up.`;
 }
