@@ -9,6 +9,9 @@
 
 export type Pooler = 'roiAlign' | 'roiPool' | 'roiWarp';
 
+/** How masks go back into the image: src/stages/paste.ts explains both. */
+export type PasteMode = 'torchvision' | 'exact';
+
 export interface TransformConfig {
   /** Short side of the resized image (torchvision `min_size`, 800). */
   minSize: number;
@@ -112,7 +115,7 @@ export interface RoiHeadsConfig {
    * How masks go back into the image (src/stages/paste.ts): 'torchvision' (`paste_masks_in_image`,
    * integer boxes; the reference) or 'exact' (each pixel samples the mask where the targets put it).
    */
-  maskPaste: 'torchvision' | 'exact';
+  maskPaste: PasteMode;
   /** Training only: proposal matching and sampling. */
   train: {
     fgIouThresh: number;

@@ -20,7 +20,7 @@ import { poolRois } from './stages/roi_pool.ts';
 import { type BoxHead, boxHead, loadBoxHead } from './stages/box_head.ts';
 import { type MaskHead, loadMaskHead, maskHead } from './stages/mask_head.ts';
 import { resizeBoxes, transformImage } from './stages/transform.ts';
-import { type MaskRegion, type PasteOptions, pasteMaskRegion, regionsToPlanes } from './stages/paste.ts';
+import { type MaskRegion, type PasteOptions, pasteMaskRegion, pasteScale, regionsToPlanes } from './stages/paste.ts';
 import { canonicalizeStateDict, validateStateDict } from './weights/index.ts';
 import type { Boxes, NdArray, RgbImage, Size, StateDict } from './types.ts';
 
@@ -453,10 +453,7 @@ function paste(det: DetectionResult, head: Trace['maskHead'], sizes: Trace['size
     for (let p = 0; p < m * m; p++) roiMasks[d * m * m + p] = sigmoid(head.maskLogits[(d * m * m + p) * numClasses + label]!);
   }
   const boxes = resizeBoxes(det.boxes, sizes.resized, sizes.original);
-  const options: PasteOptions = {
-    mode: config.roiHeads.maskPaste,
-    scale: [sizes.resized[0] / sizes.original[0], sizes.resized[1] / sizes.original[1]],
-  };
+  const options: PasteOptions = { mode: config.roiHeads.maskPaste, scale: pasteScale(sizes) };
   const masks = Array.from({ length: count }, (_, d) => pasteMaskRegion(roiMasks, d * m * m, m, boxes.subarray(4 * d, 4 * d + 4), sizes.original, options));
   return { boxes, labels: det.labels, scores: det.scores, masks, roiMasks };
 }

@@ -369,7 +369,7 @@ describe('paste view (chapter 10)', () => {
     // exact: each axis reads [½, 1, 1, 1, ½, 0] (tests/paste.test.ts), so p > 0.5 on x, y ∈ 1..3: 9 pixels.
     // torchvision: the box widened ×2 about 2 is [−2, −2, 6, 6], a 9-pixel resize of [0, 1, 1, 0]; image
     // pixels 0..5 read 0.61, 1, 1, 1, 0.61, 0.17, so p > 0.5 on x, y ∈ 0..4 except the 4 corners (0.61² = 0.37): 21.
-    expect(pasteDisagreement(new Float32Array(4).fill(1), 2, [0, 0, 4, 4], [6, 6], [1, 1], 0.5)).toEqual({ torchvision: 21, exact: 9, differing: 12 });
+    expect(pasteDisagreement(new Float32Array(4).fill(1), 2, [0, 0, 4, 4], { original: [6, 6], resized: [6, 6] }, 0.5)).toEqual({ torchvision: 21, exact: 9, differing: 12 });
   });
 
   it('areaAbove([0.1, 0.5, 0.6, 0.9], [0, 0.5, 0.9]) counts p > t: [4, 2, 0]', () => {

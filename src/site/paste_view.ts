@@ -4,7 +4,7 @@
  * stages/paste.ts), with the pasted probabilities the engine wrote (`trace.result.masks`); and how
  * far the two paste modes (torchvision's integer box, the exact one) put the thresholded mask apart.
  */
-import { expandBox, type MaskRegion, pasteMaskRegion } from '../stages/paste.ts';
+import { expandBox, type MaskRegion, pasteMaskRegion, pasteScale } from '../stages/paste.ts';
 import type { Size } from '../types.ts';
 
 /** The M×M mask with a `padding`-cell zero border: (M+2p)×(M+2p), row-major (torchvision F.pad). */
@@ -47,12 +47,12 @@ export interface PasteDisagreement {
 }
 
 /**
- * Paste one M×M mask both ways (the engine's pasteMaskRegion; `scale` is resized/original, as the
- * engine passes it) and compare the masks p > threshold pixel by pixel.
+ * Paste one M×M mask both ways, as the engine does (pasteMaskRegion into `sizes.original`, the exact
+ * paste with pasteScale(sizes)), and compare the masks p > threshold pixel by pixel.
  */
-export function pasteDisagreement(mask: Float32Array, m: number, box: ArrayLike<number>, imageSize: Size, scale: readonly [number, number], threshold: number): PasteDisagreement {
-  const a = pasteMaskRegion(mask, 0, m, box, imageSize, { mode: 'torchvision' });
-  const b = pasteMaskRegion(mask, 0, m, box, imageSize, { mode: 'exact', scale });
+export function pasteDisagreement(mask: Float32Array, m: number, box: ArrayLike<number>, sizes: { original: Size; resized: Size }, threshold: number): PasteDisagreement {
+  const a = pasteMaskRegion(mask, 0, m, box, sizes.original, { mode: 'torchvision' });
+  const b = pasteMaskRegion(mask, 0, m, box, sizes.original, { mode: 'exact', scale: pasteScale(sizes) });
   const on = (r: MaskRegion, x: number, y: number) => x >= r.x0 && x < r.x0 + r.width && y >= r.y0 && y < r.y0 + r.height && r.data[(y - r.y0) * r.width + (x - r.x0)]! > threshold;
   const count = (r: MaskRegion) => r.data.reduce((n, v) => n + (v > threshold ? 1 : 0), 0);
   let differing = 0;

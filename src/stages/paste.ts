@@ -21,6 +21,7 @@
  * A box wholly outside the image (where torchvision's slice assignment raises a shape error) gives an
  * all-zero mask here. Only the box region is computed.
  */
+import type { PasteMode } from '../config.ts';
 import type { Boxes, Size } from '../types.ts';
 import { interpolatePlane, type LinearTaps, linearTaps } from './transform.ts';
 
@@ -67,8 +68,9 @@ export interface MaskRegion {
  *                it reads mask column u = ((x + ½ − ½/r) − x1)/bw − ½ (boxes in original pixels),
  *                bilinearly, zero outside the mask (detectron2's grid-sample paste, with the
  *                aligned = false offset). No integer box, no stretch.
+ * (The type, PasteMode, lives in config.ts beside roiHeads.maskPaste.)
  */
-export type PasteMode = 'torchvision' | 'exact';
+export type { PasteMode };
 
 export interface PasteOptions {
   /** zero border of the torchvision paste (1) */
@@ -76,6 +78,11 @@ export interface PasteOptions {
   mode?: PasteMode;
   /** resized/original size ratio [rh, rw] of the image the mask targets were made in ([1, 1]); exact mode only */
   scale?: readonly [number, number];
+}
+
+/** The resize ratio [rh, rw] = resized/original of a transformed image: the exact paste's `scale`. */
+export function pasteScale(sizes: { original: Size; resized: Size }): [number, number] {
+  return [sizes.resized[0] / sizes.original[0], sizes.resized[1] / sizes.original[1]];
 }
 
 interface PasteGeometry {
