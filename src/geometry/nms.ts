@@ -11,7 +11,7 @@
  * - group: a class (box head) or pyramid level (RPN); `batchedNms` never suppresses across groups.
  */
 import type { Boxes } from '../types.ts';
-import { boxArea, boxCount, iouWithAreas } from './boxes.ts';
+import { boxArea, boxCount } from './boxes.ts';
 import { f32 } from './float32.ts';
 import { argsortDescending, argsortDescendingStable } from './stdsort.ts';
 
@@ -36,24 +36,46 @@ function checkInputs(boxes: Boxes, scores: Float32Array, name: string): number {
 function greedy(boxes: Boxes, scores: Float32Array, iouThreshold: number, trace: boolean): NmsTrace | Int32Array {
   const n = scores.length;
   const order = argsortDescendingStable(scores);
+  // The boxes in visiting order, one array per coordinate. The IoU below is iouWithAreas's float32
+  // arithmetic, inlined.
+  const x1 = new Float32Array(n), y1 = new Float32Array(n), x2 = new Float32Array(n), y2 = new Float32Array(n);
   const areas = new Float32Array(n);
-  for (let i = 0; i < n; i++) areas[i] = boxArea(boxes, i);
-  const suppressed = new Uint8Array(n);
+  for (let a = 0; a < n; a++) {
+    const i = order[a]!;
+    x1[a] = boxes[4 * i]!;
+    y1[a] = boxes[4 * i + 1]!;
+    x2[a] = boxes[4 * i + 2]!;
+    y2[a] = boxes[4 * i + 3]!;
+    areas[a] = boxArea(boxes, i);
+  }
+  // Disjoint boxes have IoU 0 (or NaN for two empty boxes), which suppresses only when the
+  // threshold is negative. With a threshold ≥ 0 only boxes that share a grid cell are compared.
+  const grid = new OverlapGrid(x1, y1, x2, y2, iouThreshold >= 0 ? gridCells(n) : 1);
+  const candidates = new Int32Array(n);
+  const suppressed = new Uint8Array(n); // by position in `order`
   const keep: number[] = [];
   const suppressedBy = trace ? new Int32Array(n).fill(-1) : undefined;
   const suppressionIou = trace ? new Float32Array(n).fill(NaN) : undefined;
   for (let a = 0; a < n; a++) {
+    if (suppressed[a]) continue;
     const i = order[a]!;
-    if (suppressed[i]) continue;
     keep.push(i);
-    for (let b = a + 1; b < n; b++) {
-      const j = order[b]!;
-      if (suppressed[j]) continue;
-      const ovr = iouWithAreas(boxes, i, areas[i]!, boxes, j, areas[j]!);
+    const ax1 = x1[a]!, ay1 = y1[a]!, ax2 = x2[a]!, ay2 = y2[a]!, areaA = areas[a]!;
+    // Each later box is tested against box a alone: the order of the tests does not matter.
+    const count = grid.later(a, candidates);
+    for (let k = 0; k < count; k++) {
+      const b = candidates[k]!;
+      if (suppressed[b]) continue;
+      const inter = f32(
+        Math.max(0, f32(Math.min(ax2, x2[b]!) - Math.max(ax1, x1[b]!))) *
+        Math.max(0, f32(Math.min(ay2, y2[b]!) - Math.max(ay1, y1[b]!))),
+      );
+      const ovr = f32(inter / f32(f32(areaA + areas[b]!) - inter));
       // float ovr against the double threshold, as the C++ kernel compares
       if (ovr > iouThreshold) {
-        suppressed[j] = 1;
+        suppressed[b] = 1;
         if (suppressedBy && suppressionIou) {
+          const j = order[b]!;
           suppressedBy[j] = i;
           suppressionIou[j] = ovr;
         }
@@ -63,6 +85,85 @@ function greedy(boxes: Boxes, scores: Float32Array, iouThreshold: number, trace:
   const kept = Int32Array.from(keep);
   if (!trace) return kept;
   return { keep: kept, order, suppressedBy: suppressedBy!, suppressionIou: suppressionIou! };
+}
+
+/** Grid cells per side for n boxes: one cell (compare every pair) for few boxes. */
+function gridCells(n: number): number {
+  return n <= 64 ? 1 : Math.min(32, Math.ceil(Math.sqrt(n) / 2));
+}
+
+/**
+ * Which boxes can overlap which: a g × g grid over the boxes' extent, each box listed in every cell
+ * its closed extent touches. Two boxes whose intersection has a positive width and height share a
+ * point inside both, and the cell of that point is in both boxes' cell ranges (the cell of a
+ * coordinate is a monotone function of it), so no overlapping pair is missed. Boxes with a
+ * non-finite coordinate put everything in one cell.
+ */
+class OverlapGrid {
+  private readonly start: Int32Array; // per cell, into `members`; cell c's members: start[c] … start[c + 1]
+  private readonly members: Int32Array; // positions, ascending within each cell
+  private readonly cursor: Int32Array; // per cell: the first member not yet known to be ≤ the current box
+  private readonly ranges: Int32Array; // per box: column and row range [c0, c1, r0, r1]
+  private readonly stamp: Int32Array; // per box: the last `later` call (+1) that listed it
+
+  constructor(x1: Float32Array, y1: Float32Array, x2: Float32Array, y2: Float32Array, cells: number) {
+    const n = x1.length;
+    const axis = (lo: Float32Array, hi: Float32Array) => {
+      let min = Infinity, max = -Infinity;
+      for (let b = 0; b < n; b++) {
+        min = Math.min(min, lo[b]!, hi[b]!);
+        max = Math.max(max, lo[b]!, hi[b]!);
+      }
+      const perUnit = cells / (max - min);
+      const ok = Number.isFinite(perUnit) && perUnit > 0;
+      return (v: number): number => (ok ? Math.min(cells - 1, Math.max(0, Math.floor((v - min) * perUnit))) : 0);
+    };
+    const col = axis(x1, x2), row = axis(y1, y2);
+    const side = col(Infinity) === 0 || row(Infinity) === 0 ? 1 : cells;
+    this.ranges = new Int32Array(4 * n);
+    const count = new Int32Array(side * side + 1);
+    for (let b = 0; b < n; b++) {
+      const c0 = side === 1 ? 0 : Math.min(col(x1[b]!), col(x2[b]!)), c1 = side === 1 ? 0 : Math.max(col(x1[b]!), col(x2[b]!));
+      const r0 = side === 1 ? 0 : Math.min(row(y1[b]!), row(y2[b]!)), r1 = side === 1 ? 0 : Math.max(row(y1[b]!), row(y2[b]!));
+      this.ranges.set([c0, c1, r0, r1], 4 * b);
+      for (let r = r0; r <= r1; r++) for (let c = c0; c <= c1; c++) count[r * side + c + 1]!++;
+    }
+    for (let c = 0; c < side * side; c++) count[c + 1]! += count[c]!;
+    this.start = count;
+    this.cursor = count.slice(0, side * side);
+    this.members = new Int32Array(count[side * side]!);
+    const fill = count.slice(0, side * side);
+    for (let b = 0; b < n; b++) {
+      const [c0, c1, r0, r1] = this.ranges.subarray(4 * b, 4 * b + 4) as unknown as [number, number, number, number];
+      for (let r = r0; r <= r1; r++) for (let c = c0; c <= c1; c++) this.members[fill[r * side + c]!++] = b;
+    }
+    this.side = side;
+    this.stamp = new Int32Array(n);
+  }
+
+  private readonly side: number;
+
+  /** Writes to `out` each box after position `a` that shares a cell with box a, once; returns how many. Call with increasing `a`. */
+  later(a: number, out: Int32Array): number {
+    const { side, start, members, cursor, ranges, stamp } = this;
+    let count = 0;
+    for (let r = ranges[4 * a + 2]!; r <= ranges[4 * a + 3]!; r++) {
+      for (let c = ranges[4 * a]!; c <= ranges[4 * a + 1]!; c++) {
+        const cell = r * side + c;
+        const end = start[cell + 1]!;
+        let m = cursor[cell]!;
+        while (m < end && members[m]! <= a) m++;
+        cursor[cell] = m;
+        for (; m < end; m++) {
+          const b = members[m]!;
+          if (stamp[b] === a + 1) continue;
+          stamp[b] = a + 1;
+          out[count++] = b;
+        }
+      }
+    }
+    return count;
+  }
 }
 
 /** `torchvision.ops.nms`: kept indices by decreasing score; suppress when IoU > iouThreshold. */

@@ -184,6 +184,17 @@ export function transformPixels(
   const rows = linearTaps(h0, h);
   const cols = linearTaps(w0, w);
   const pixels = new Float32Array(hp * wp * 3); // zero padding bottom/right
+  if (h === h0 && w === w0) {
+    // Equal sizes: torch's interpolate copies (linearTaps is the identity), so normalize only.
+    for (let r = 0; r < h; r++) {
+      for (let c = 0, i = r * w0 * 3, o = r * wp * 3; c < w; c++, i += 3, o += 3) {
+        pixels[o] = tables[0]![data[i]!]!;
+        pixels[o + 1] = tables[1]![data[i + 1]!]!;
+        pixels[o + 2] = tables[2]![data[i + 2]!]!;
+      }
+    }
+    return { pixels, paddedSize: [hp, wp], imageSize, originalSize, scale };
+  }
   for (let ch = 0; ch < 3; ch++) {
     const table = tables[ch]!;
     // Normalize only the source rows the resize reads, one float32 row at a time (H0×W0 floats
