@@ -136,6 +136,52 @@ describe('nms', () => {
     expect(t.suppressionIou[0]).toBeNaN();
   });
 
+  it('nmsSteps over many boxes (grid of cells) records exactly what the all-pairs greedy loop does', () => {
+    // The textbook loop, written out here with iou(): visit by decreasing score (stable), each kept
+    // box suppresses every later unsuppressed box with IoU > t.
+    const reference = (bx: Float32Array, sc: Float32Array, t: number) => {
+      const n = sc.length;
+      const order = argsortDescendingStable(sc);
+      const by = new Int32Array(n).fill(-1);
+      const at = new Float32Array(n).fill(NaN);
+      const keep: number[] = [];
+      for (let a = 0; a < n; a++) {
+        const i = order[a]!;
+        if (by[i] !== -1) continue;
+        keep.push(i);
+        for (let b = a + 1; b < n; b++) {
+          const j = order[b]!;
+          if (by[j] !== -1) continue;
+          const o = iou(bx, i, bx, j);
+          if (o > t) { by[j] = i; at[j] = o; }
+        }
+      }
+      return { keep, by: Array.from(by), at: Array.from(at) };
+    };
+    let s = 12345;
+    const rand = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+    // Clustered boxes of all sizes, duplicates, empty and inverted boxes, tied scores; then one
+    // non-finite coordinate; thresholds from 0 to 0.9 and a negative one (everything overlaps).
+    for (const [n, t, bad] of [[300, 0.5, false], [700, 0.7, false], [200, 0, false], [150, -0.1, false], [400, 0.3, true]] as const) {
+      const bx = new Float32Array(4 * n);
+      for (let k = 0; k < n; k++) {
+        const cx = Math.floor(rand() * 4) * 60 + rand() * 20, cy = Math.floor(rand() * 3) * 80 + rand() * 20;
+        const w = rand() < 0.1 ? 0 : 2 + rand() * (rand() < 0.2 ? 200 : 30), h = rand() < 0.05 ? -3 : 2 + rand() * 30;
+        bx.set([cx, cy, cx + w, cy + h], 4 * k);
+        if (k % 17 === 3) bx.set(bx.subarray(4 * (k - 1), 4 * k), 4 * k); // an exact duplicate
+      }
+      if (bad) bx[4 * 7 + 2] = Infinity;
+      const sc = Float32Array.from({ length: n }, () => Math.round(rand() * 50) / 50);
+      const want = reference(bx, sc, t);
+      const got = nmsSteps(bx, sc, t);
+      expect(Array.from(got.keep)).toEqual(want.keep);
+      expect(Array.from(got.suppressedBy)).toEqual(want.by);
+      expect(Array.from(got.suppressionIou)).toEqual(want.at);
+      expect(want.keep.length).toBeGreaterThan(t < 0 ? 0 : 10); // the case is not trivial
+      expect(want.keep.length).toBeLessThan(t < 0 ? 2 : n); // and something was suppressed
+    }
+  });
+
   it('batchedNms suppresses only within a group and sorts the result by score', () => {
     // C = copy of B with a higher score in group 0: C suppresses A there; B (group 1) survives
     const b3 = B(0, 0, 10, 10, 1, 0, 11, 10, 1, 0, 11, 10);
