@@ -196,7 +196,7 @@ describe('npm run ship on a tiny 2-step run', () => {
     const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
       const code = await runShipped(
-        ['--model', 'tiny', '--models-dir', modelsDir, '--size', '64', '--runs', '2', '--steps', '1', '--cpu-runs', '1', '--cpu-steps', '1', '--warmup', '1', '--timeout', '100', '--cpu-timeout', '100'],
+        ['--model', 'tiny', '--models-dir', modelsDir, '--size', '64', '--runs', '2', '--steps', '1', '--cpu-runs', '1', '--cpu-steps', '1', '--warmup', '1', '--timeout', '100', '--cpu-timeout', '100', '--compare-score', '0.3'],
         (s) => printed.push(s),
       );
       expect(code).toBe(0);
@@ -211,6 +211,13 @@ describe('npm run ship on a tiny 2-step run', () => {
     expect(table).toMatch(/÷ 250 ms wasm target +[\d.]+× +[\d.]+×/);
     expect(table).toMatch(/^training \(images\/s\) +[\d.]+ +[\d.]+ +[\d.]+×$/m);
     expect(table).toMatch(/wasm full trace: \d+ ms median = [\d.]+× the 250 ms target/);
+    // --compare-score: the same weights at box score 0.3, wasm only, each run next to a shipped one
+    expect(table).toMatch(/^at box score 0\.3, the same weights, runs interleaved:$/m);
+    expect(table).toMatch(/^  inference, median \(ms\) +[\d.]+ +— *$/m);
+    expect(table).toMatch(/^    ÷ 250 ms wasm target +[\d.]+× +— *$/m);
+    const [shipped, compared] = [/^detections +(\d+)/m, /^  detections +(\d+)/m].map((re) => Number(table.match(re)?.[1]));
+    expect(compared).toBeLessThanOrEqual(shipped!); // a higher threshold keeps a subset
+    expect(table).toMatch(/^  at box score 0\.3: \d+ ms median = [\d.]+× \(\d+ detections against \d+\)$/m);
   }, 180_000);
 
   it('bench/shipped.ts without the model says so and skips (status 0); bad options are refused', async () => {
@@ -219,5 +226,8 @@ describe('npm run ship on a tiny 2-step run', () => {
     expect(printed.join('\n')).toMatch(/absent\/model\.json does not exist: section skipped\. Ship one with npm run ship/);
     expect(() => shippedOptions(['--backends', 'webgl'])).toThrow(/--backends webgl: expected a comma list of wasm, cpu/);
     expect(() => shippedOptions(['--runs', '0'])).toThrow(/--runs 0: expected an integer ≥ 1/);
+    expect(() => shippedOptions(['--compare-score', 'high'])).toThrow(/--compare-score high: expected a box score threshold in \[0, 1\) or none/);
+    expect(shippedOptions(['--compare-score', 'none'])).toMatchObject({ compareScore: null });
+    expect(shippedOptions([])).toMatchObject({ compareScore: 0.05 });
   });
 });
