@@ -308,6 +308,19 @@ export function mergeSpecs(base: MaskRcnnSpec, over: MaskRcnnSpec): MaskRcnnSpec
   return out as MaskRcnnSpec;
 }
 
+/**
+ * Leaf paths where two plain-data values differ (`optimizer.lr`, `roiHeads.boxRoiPool.pooler`):
+ * objects are compared field by field, anything else (arrays included) as JSON; `(root)` when
+ * the values themselves differ and are not both objects.
+ */
+export function changedPaths(a: unknown, b: unknown, prefix = ''): string[] {
+  if (isPlainObject(a) && isPlainObject(b)) {
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
+    return keys.flatMap((k) => changedPaths(a[k], b[k], prefix ? `${prefix}.${k}` : k));
+  }
+  return JSON.stringify(a) === JSON.stringify(b) ? [] : [prefix || '(root)'];
+}
+
 /** Fill torchvision's defaults under `spec` (not mutated) and validate the result. */
 export function toConfig(spec: MaskRcnnSpec = {}): MaskRcnnConfig {
   const config = merge(defaultConfig(), spec, '') as MaskRcnnConfig;

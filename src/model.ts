@@ -10,7 +10,7 @@
  * recomputes only the stages downstream of the first one the changed config fields affect.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type MaskRcnnConfig, type MaskRcnnSpec, ConfigError, mergeSpecs, toConfig } from './config.ts';
+import { type MaskRcnnConfig, type MaskRcnnSpec, ConfigError, changedPaths, mergeSpecs, toConfig } from './config.ts';
 import { BoxCoder, filterProposals, gridAnchors, postprocessDetections } from './geometry/index.ts';
 import type { DetectionResult, ProposalResult } from './geometry/index.ts';
 import { type ResNet, loadResNet, resnetBody } from './stages/backbone.ts';
@@ -182,18 +182,10 @@ function firstStageOf(path: string): StageName | 'architecture' | 'none' {
   return 'architecture';
 }
 
-function leafPaths(a: unknown, b: unknown, prefix = ''): string[] {
-  if (typeof a === 'object' && a !== null && !Array.isArray(a)) {
-    const keys = new Set([...Object.keys(a), ...Object.keys(b as object)]);
-    return [...keys].flatMap((k) => leafPaths((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], prefix ? `${prefix}.${k}` : k));
-  }
-  return JSON.stringify(a) === JSON.stringify(b) ? [] : [prefix];
-}
-
 /** The first stage to recompute when going from config `a` to `b`, or `null` when nothing changes. */
 export function firstAffectedStage(a: MaskRcnnConfig, b: MaskRcnnConfig): StageName | null {
   let first: number = STAGES.length;
-  for (const path of leafPaths(a, b)) {
+  for (const path of changedPaths(a, b)) {
     const stage = firstStageOf(path);
     if (stage === 'none') continue;
     if (stage === 'architecture') {

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, type MaskRcnnSpec, toConfig } from '../src/config.ts';
+import { ConfigError, type MaskRcnnSpec, changedPaths, toConfig } from '../src/config.ts';
 import { DUMP_NAMES, type MaskRcnn, STAGES, type Trace, createMaskRcnn, rerunMaskRcnn, runMaskRcnn } from '../src/model.ts';
 import { type Backend, useBackend } from '../src/node/backend.ts';
 import { maskIou } from './support/compare.ts';
@@ -99,6 +99,15 @@ describe('stage trace on a tiny ResNet-18-FPN', () => {
     expect(same.computed).toEqual([]);
     expect(Array.from(same.result.scores)).toEqual(Array.from(trace.result.scores));
     same.dispose();
+  });
+
+  it('changedPaths lists the dotted leaves that differ (arrays are leaves, missing fields differ)', () => {
+    const a = { rpn: { nmsThresh: 0.7, sizes: [1, 2] }, numClasses: 7 };
+    expect(changedPaths(a, { rpn: { nmsThresh: 0.7, sizes: [1, 2] }, numClasses: 7 })).toEqual([]);
+    expect(changedPaths(a, { rpn: { nmsThresh: 0.6, sizes: [1, 3] }, numClasses: 7 })).toEqual(['rpn.nmsThresh', 'rpn.sizes']);
+    expect(changedPaths(a, { rpn: { nmsThresh: 0.7, sizes: [1, 2] } })).toEqual(['numClasses']);
+    expect(changedPaths(a, { rpn: 3, numClasses: 7 })).toEqual(['rpn']);
+    expect(changedPaths(1, 2)).toEqual(['(root)']);
   });
 
   it('an unknown roiHeads.maskPaste is refused, naming the field and the two modes', () => {

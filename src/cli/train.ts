@@ -16,7 +16,7 @@ import { ConfigError, type MaskRcnnSpec, type Pooler } from '../config.ts';
 import { parseSeedRange } from '../data/scenes.ts';
 import { type Backend, useBackend } from '../node/backend.ts';
 import {
-  type CheckpointFs, FILES, type TrainRecipe, diffPaths, hasCheckpoint, leaves, loadTrainCheckpoint, saveCheckpoint, valueAt,
+  type CheckpointFs, FILES, type TrainRecipe, hasCheckpoint, leaves, loadTrainCheckpoint, saveCheckpoint, valueAt,
 } from '../train/checkpoint.ts';
 import { LOSS_NAMES } from '../train/forward.ts';
 import { registerTrainingKernels } from '../train/kernels.ts';

@@ -72,16 +72,6 @@ export interface CheckpointFs {
 
 const join = (dir: string, name: string) => `${dir.replace(/\/+$/, '')}/${name}`;
 
-/** Leaf paths where two plain-data values differ (`optimizer.lr`, `roiHeads.boxRoiPool.pooler`). */
-export function diffPaths(a: unknown, b: unknown, prefix = ''): string[] {
-  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-  if (isObj(a) && isObj(b)) {
-    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
-    return keys.flatMap((k) => diffPaths(a[k], b[k], prefix ? `${prefix}.${k}` : k));
-  }
-  return JSON.stringify(a) === JSON.stringify(b) ? [] : [prefix || '(root)'];
-}
-
 /** Every leaf of a plain object as a dotted path (arrays are leaves). */
 export function leaves(v: unknown, prefix = ''): string[] {
   if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
