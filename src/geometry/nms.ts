@@ -93,20 +93,22 @@ function gridCells(n: number): number {
 }
 
 /**
- * Which boxes can overlap which: a g × g grid over the boxes' extent, each box listed in every cell
- * its closed extent touches. Two boxes whose intersection has a positive width and height share a
- * point inside both, and the cell of that point is in both boxes' cell ranges (the cell of a
- * coordinate is a monotone function of it), so no overlapping pair is missed. Boxes with a
- * non-finite coordinate put everything in one cell.
+ * Which boxes can overlap which: a side × side grid over the boxes' extent, each box listed in every
+ * cell its closed extent touches. Two boxes whose intersection has a positive width and height share
+ * a point inside both, and the cell of that point is in both boxes' cell ranges (the cell of a
+ * coordinate is a monotone function of it), so no overlapping pair is missed. When an axis has no
+ * finite, positive extent (a NaN or infinite coordinate, or all boxes on one line) every box is in
+ * its first row or column, which is still correct.
  */
 class OverlapGrid {
-  private readonly start: Int32Array; // per cell, into `members`; cell c's members: start[c] … start[c + 1]
+  private readonly side: number;
+  private readonly start: Int32Array; // per cell, into `members`: cell c's members are start[c] … start[c + 1]
   private readonly members: Int32Array; // positions, ascending within each cell
-  private readonly cursor: Int32Array; // per cell: the first member not yet known to be ≤ the current box
-  private readonly ranges: Int32Array; // per box: column and row range [c0, c1, r0, r1]
-  private readonly stamp: Int32Array; // per box: the last `later` call (+1) that listed it
+  private readonly cursor: Int32Array; // per cell: its first member not yet known to be ≤ the current box
+  private readonly ranges: Int32Array; // per box: its column and row range [c0, c1, r0, r1]
+  private readonly stamp: Int32Array; // per box: the last `later` call (a + 1) that listed it
 
-  constructor(x1: Float32Array, y1: Float32Array, x2: Float32Array, y2: Float32Array, cells: number) {
+  constructor(x1: Float32Array, y1: Float32Array, x2: Float32Array, y2: Float32Array, side: number) {
     const n = x1.length;
     const axis = (lo: Float32Array, hi: Float32Array) => {
       let min = Infinity, max = -Infinity;
@@ -114,34 +116,31 @@ class OverlapGrid {
         min = Math.min(min, lo[b]!, hi[b]!);
         max = Math.max(max, lo[b]!, hi[b]!);
       }
-      const perUnit = cells / (max - min);
-      const ok = Number.isFinite(perUnit) && perUnit > 0;
-      return (v: number): number => (ok ? Math.min(cells - 1, Math.max(0, Math.floor((v - min) * perUnit))) : 0);
+      const perUnit = side / (max - min);
+      if (!(Number.isFinite(perUnit) && perUnit > 0)) return () => 0;
+      return (v: number): number => Math.min(side - 1, Math.max(0, Math.floor((v - min) * perUnit)));
     };
     const col = axis(x1, x2), row = axis(y1, y2);
-    const side = col(Infinity) === 0 || row(Infinity) === 0 ? 1 : cells;
+    const cells = side * side;
+    this.side = side;
     this.ranges = new Int32Array(4 * n);
-    const count = new Int32Array(side * side + 1);
+    this.start = new Int32Array(cells + 1);
     for (let b = 0; b < n; b++) {
-      const c0 = side === 1 ? 0 : Math.min(col(x1[b]!), col(x2[b]!)), c1 = side === 1 ? 0 : Math.max(col(x1[b]!), col(x2[b]!));
-      const r0 = side === 1 ? 0 : Math.min(row(y1[b]!), row(y2[b]!)), r1 = side === 1 ? 0 : Math.max(row(y1[b]!), row(y2[b]!));
+      const c0 = Math.min(col(x1[b]!), col(x2[b]!)), c1 = Math.max(col(x1[b]!), col(x2[b]!));
+      const r0 = Math.min(row(y1[b]!), row(y2[b]!)), r1 = Math.max(row(y1[b]!), row(y2[b]!));
       this.ranges.set([c0, c1, r0, r1], 4 * b);
-      for (let r = r0; r <= r1; r++) for (let c = c0; c <= c1; c++) count[r * side + c + 1]!++;
+      for (let r = r0; r <= r1; r++) for (let c = c0; c <= c1; c++) this.start[r * side + c + 1]!++;
     }
-    for (let c = 0; c < side * side; c++) count[c + 1]! += count[c]!;
-    this.start = count;
-    this.cursor = count.slice(0, side * side);
-    this.members = new Int32Array(count[side * side]!);
-    const fill = count.slice(0, side * side);
+    for (let c = 0; c < cells; c++) this.start[c + 1]! += this.start[c]!;
+    this.members = new Int32Array(this.start[cells]!);
+    const fill = this.start.slice(0, cells);
     for (let b = 0; b < n; b++) {
-      const [c0, c1, r0, r1] = this.ranges.subarray(4 * b, 4 * b + 4) as unknown as [number, number, number, number];
+      const c0 = this.ranges[4 * b]!, c1 = this.ranges[4 * b + 1]!, r0 = this.ranges[4 * b + 2]!, r1 = this.ranges[4 * b + 3]!;
       for (let r = r0; r <= r1; r++) for (let c = c0; c <= c1; c++) this.members[fill[r * side + c]!++] = b;
     }
-    this.side = side;
+    this.cursor = this.start.slice(0, cells);
     this.stamp = new Int32Array(n);
   }
-
-  private readonly side: number;
 
   /** Writes to `out` each box after position `a` that shares a cell with box a, once; returns how many. Call with increasing `a`. */
   later(a: number, out: Int32Array): number {
