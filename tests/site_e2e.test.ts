@@ -93,6 +93,10 @@ describe.runIf(hasChromium())('the built site in chromium (WebGPU on SwiftShader
       expect(first.numClasses).toBe(model.config.numClasses);
       expect(await page.locator('#model-select').inputValue()).toBe(model.id);
       expect(await page.locator('[data-status="model"]').textContent()).toBe(model.about.description || model.about.label || model.id);
+      // The sticky status bar keeps the long description to one row (whole on hover), so it hides little of the page.
+      expect(await page.locator('[data-status="model"]').getAttribute('title')).toBe(model.about.description || model.about.label || model.id);
+      const barHeight = (await page.locator('#status-bar').boundingBox())!.height;
+      expect(barHeight).toBeLessThan(0.25 * page.viewportSize()!.height);
       expect(first.labels.length, 'detections of the default model on the default image').toBeGreaterThan(0);
       const names = model.about.classNames ?? [];
       expect(await page.locator('[data-cell="detections"] details table').textContent()).toContain(names[first.labels[0]!] ?? `class ${first.labels[0]}`);

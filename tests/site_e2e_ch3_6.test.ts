@@ -79,6 +79,9 @@ describe.runIf(hasChromium())('chapters 3–6 of the built site in chromium', ()
       await expect.poll(() => page.evaluate(() => document.activeElement?.closest('[data-cell="anchors"]') !== null)).toBe(true);
       await page.keyboard.press('ArrowDown');
       await expect.poll(() => new URL(page.url()).searchParams.get('y')).toBe('3');
+      await page.locator('[data-cell="anchors"] svg [data-cell="3,4"]').waitFor(); // the redrawn figure
+      // The figure's top just under the sticky status bar, so that the bar does not cover the click.
+      await fig.evaluate((el) => window.scrollBy(0, el.getBoundingClientRect().top - document.getElementById('status-bar')!.getBoundingClientRect().bottom - 8));
       const box = (await fig.boundingBox())!;
       await fig.click({ position: { x: box.width * 0.9, y: box.height * 0.1 } });
       await expect.poll(() => new URL(page.url()).searchParams.get('x')).not.toBe('4');

@@ -75,6 +75,7 @@ export function bindStatusBar(root: HTMLElement): void {
     }
     if (s.model) {
       modelNote.textContent = s.model.placeholder ? `${s.model.label}: its detections are random, not a trained model's` : s.model.description || s.model.label;
+      modelNote.title = modelNote.textContent; // the line is cut to one row with an ellipsis (site.css); hover shows it whole
       modelNote.classList.toggle('placeholder', s.model.placeholder);
       root.dataset['model'] = s.model.id;
     }
