@@ -11,7 +11,7 @@
  * - group: a class (box head) or pyramid level (RPN); `batchedNms` never suppresses across groups.
  */
 import type { Boxes } from '../types.ts';
-import { boxArea, boxCount } from './boxes.ts';
+import { boxArea, boxCount, gatherBoxes, iouWithAreas } from './boxes.ts';
 import { f32 } from './float32.ts';
 import { argsortDescending, argsortDescendingStable } from './stdsort.ts';
 
@@ -36,21 +36,13 @@ function checkInputs(boxes: Boxes, scores: Float32Array, name: string): number {
 function greedy(boxes: Boxes, scores: Float32Array, iouThreshold: number, trace: boolean): NmsTrace | Int32Array {
   const n = scores.length;
   const order = argsortDescendingStable(scores);
-  // The boxes in visiting order, one array per coordinate. The IoU below is iouWithAreas's float32
-  // arithmetic, inlined.
-  const x1 = new Float32Array(n), y1 = new Float32Array(n), x2 = new Float32Array(n), y2 = new Float32Array(n);
+  // The boxes in visiting order: the loop below reads them in sequence.
+  const sorted = gatherBoxes(boxes, order);
   const areas = new Float32Array(n);
-  for (let a = 0; a < n; a++) {
-    const i = order[a]!;
-    x1[a] = boxes[4 * i]!;
-    y1[a] = boxes[4 * i + 1]!;
-    x2[a] = boxes[4 * i + 2]!;
-    y2[a] = boxes[4 * i + 3]!;
-    areas[a] = boxArea(boxes, i);
-  }
+  for (let a = 0; a < n; a++) areas[a] = boxArea(sorted, a);
   // Disjoint boxes have IoU 0 (or NaN for two empty boxes), which suppresses only when the
   // threshold is negative. With a threshold ≥ 0 only boxes that share a grid cell are compared.
-  const grid = new OverlapGrid(x1, y1, x2, y2, iouThreshold >= 0 ? gridCells(n) : 1);
+  const grid = new OverlapGrid(sorted, iouThreshold >= 0 ? gridCells(n) : 1);
   const candidates = new Int32Array(n);
   const suppressed = new Uint8Array(n); // by position in `order`
   const keep: number[] = [];
@@ -60,17 +52,12 @@ function greedy(boxes: Boxes, scores: Float32Array, iouThreshold: number, trace:
     if (suppressed[a]) continue;
     const i = order[a]!;
     keep.push(i);
-    const ax1 = x1[a]!, ay1 = y1[a]!, ax2 = x2[a]!, ay2 = y2[a]!, areaA = areas[a]!;
     // Each later box is tested against box a alone: the order of the tests does not matter.
     const count = grid.later(a, candidates);
     for (let k = 0; k < count; k++) {
       const b = candidates[k]!;
       if (suppressed[b]) continue;
-      const inter = f32(
-        Math.max(0, f32(Math.min(ax2, x2[b]!) - Math.max(ax1, x1[b]!))) *
-        Math.max(0, f32(Math.min(ay2, y2[b]!) - Math.max(ay1, y1[b]!))),
-      );
-      const ovr = f32(inter / f32(f32(areaA + areas[b]!) - inter));
+      const ovr = iouWithAreas(sorted, a, areas[a]!, sorted, b, areas[b]!);
       // float ovr against the double threshold, as the C++ kernel compares
       if (ovr > iouThreshold) {
         suppressed[b] = 1;
@@ -108,26 +95,29 @@ class OverlapGrid {
   private readonly ranges: Int32Array; // per box: its column and row range [c0, c1, r0, r1]
   private readonly stamp: Int32Array; // per box: the last `later` call (a + 1) that listed it
 
-  constructor(x1: Float32Array, y1: Float32Array, x2: Float32Array, y2: Float32Array, side: number) {
-    const n = x1.length;
-    const axis = (lo: Float32Array, hi: Float32Array) => {
+  /** `boxes`: flat [x1, y1, x2, y2, …]; `side` cells along each axis. */
+  constructor(boxes: Boxes, side: number) {
+    const n = boxes.length / 4;
+    /** The cell index along x (offset 0) or y (offset 1). */
+    const axis = (offset: number) => {
       let min = Infinity, max = -Infinity;
       for (let b = 0; b < n; b++) {
-        min = Math.min(min, lo[b]!, hi[b]!);
-        max = Math.max(max, lo[b]!, hi[b]!);
+        min = Math.min(min, boxes[4 * b + offset]!, boxes[4 * b + offset + 2]!);
+        max = Math.max(max, boxes[4 * b + offset]!, boxes[4 * b + offset + 2]!);
       }
       const perUnit = side / (max - min);
       if (!(Number.isFinite(perUnit) && perUnit > 0)) return () => 0;
       return (v: number): number => Math.min(side - 1, Math.max(0, Math.floor((v - min) * perUnit)));
     };
-    const col = axis(x1, x2), row = axis(y1, y2);
+    const col = axis(0), row = axis(1);
     const cells = side * side;
     this.side = side;
     this.ranges = new Int32Array(4 * n);
     this.start = new Int32Array(cells + 1);
     for (let b = 0; b < n; b++) {
-      const c0 = Math.min(col(x1[b]!), col(x2[b]!)), c1 = Math.max(col(x1[b]!), col(x2[b]!));
-      const r0 = Math.min(row(y1[b]!), row(y2[b]!)), r1 = Math.max(row(y1[b]!), row(y2[b]!));
+      const x1 = boxes[4 * b]!, y1 = boxes[4 * b + 1]!, x2 = boxes[4 * b + 2]!, y2 = boxes[4 * b + 3]!;
+      const c0 = Math.min(col(x1), col(x2)), c1 = Math.max(col(x1), col(x2));
+      const r0 = Math.min(row(y1), row(y2)), r1 = Math.max(row(y1), row(y2));
       this.ranges.set([c0, c1, r0, r1], 4 * b);
       for (let r = r0; r <= r1; r++) for (let c = c0; c <= c1; c++) this.start[r * side + c + 1]!++;
     }
