@@ -181,8 +181,6 @@ export function transformPixels(
   const [h, w] = imageSize;
   const [hp, wp] = paddedSize(imageSize, cfg.sizeDivisible);
   const tables = normalizationTables(cfg.imageMean, cfg.imageStd);
-  const rows = linearTaps(h0, h);
-  const cols = linearTaps(w0, w);
   const pixels = new Float32Array(hp * wp * 3); // zero padding bottom/right
   if (h === h0 && w === w0) {
     // Equal sizes: torch's interpolate copies (linearTaps is the identity), so normalize only.
@@ -195,6 +193,8 @@ export function transformPixels(
     }
     return { pixels, paddedSize: [hp, wp], imageSize, originalSize, scale };
   }
+  const rows = linearTaps(h0, h);
+  const cols = linearTaps(w0, w);
   for (let ch = 0; ch < 3; ch++) {
     const table = tables[ch]!;
     // Normalize only the source rows the resize reads, one float32 row at a time (H0×W0 floats
