@@ -150,6 +150,9 @@ export interface WorkerResult {
   error?: string;
 }
 
+/** Median ms of the --compare-score runs, when there are any. */
+const compareMedian = (r: WorkerResult) => (r.compare && r.compare.inferMs.length > 0 ? median(r.compare.inferMs) : undefined);
+
 const median = (xs: readonly number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -319,8 +322,8 @@ export function shippedTable(o: ShippedOptions, results: ReadonlyMap<ShippedBack
   if (compared) {
     const t = compared.scoreThresh;
     lines.push(`at box score ${t}${t === 0.05 ? " (torchvision's)" : ''}, the same weights, runs interleaved:`);
-    row('  inference, median (ms)', (r) => value(r.compare && r.compare.inferMs.length ? median(r.compare.inferMs) : undefined, fmtMs), false);
-    row(`    ÷ ${WASM_TARGET_MS} ms wasm target`, (r) => value(r.compare && r.compare.inferMs.length ? median(r.compare.inferMs) / WASM_TARGET_MS : undefined, (v) => `${v.toFixed(2)}×`), false);
+    row('  inference, median (ms)', (r) => value(compareMedian(r), fmtMs), false);
+    row(`    ÷ ${WASM_TARGET_MS} ms wasm target`, (r) => value(compareMedian(r), (v) => `${(v / WASM_TARGET_MS).toFixed(2)}×`), false);
     row('  detections', (r) => value(r.compare?.detections, String), false);
   }
   if (cols.some((c) => o.plans[c].steps > 0)) {
@@ -347,10 +350,9 @@ export function shippedTable(o: ShippedOptions, results: ReadonlyMap<ShippedBack
   if (wasm && wasm.inferMs.length > 0) {
     const m = median(wasm.inferMs);
     lines.push(`wasm full trace: ${m.toFixed(0)} ms median = ${(m / WASM_TARGET_MS).toFixed(2)}× the ${WASM_TARGET_MS} ms target (${m <= WASM_TARGET_MS ? 'met' : 'not met'} in this run)`);
-    const c = wasm.compare;
-    if (c && c.inferMs.length > 0) {
-      const mc = median(c.inferMs);
-      lines.push(`  at box score ${c.scoreThresh}: ${mc.toFixed(0)} ms median = ${(mc / WASM_TARGET_MS).toFixed(2)}× (${c.detections ?? '?'} detections against ${wasm.detections ?? '?'})`);
+    const mc = compareMedian(wasm);
+    if (mc !== undefined) {
+      lines.push(`  at box score ${wasm.compare!.scoreThresh}: ${mc.toFixed(0)} ms median = ${(mc / WASM_TARGET_MS).toFixed(2)}× (${wasm.compare!.detections ?? '?'} detections against ${wasm.detections ?? '?'})`);
     }
   }
   return lines.join('\n');
