@@ -7,16 +7,15 @@
  * invocations per bin) against the CPU twin.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
-import { useBackend, SWIFTSHADER_ICD, type Backend } from '../src/node/backend.ts';
+import { useBackend, type Backend } from '../src/node/backend.ts';
+import { nodeBackends } from './support/backends.ts';
 import { multiScaleRoiPool, poolRoisHost, roiAlign, roiPool, roiWarp, type HostMap, type RoiKernelAttrs } from '../kernels/index.ts';
 import {
   composedPlan, composedRoiAlign, composedTensors, levelsOf, makePyramid, makeRois, rng, STRIDES,
 } from '../bench/kernels.ts';
 
-const webgpu = existsSync(SWIFTSHADER_ICD) || process.env['VK_ICD_FILENAMES'] !== undefined;
-const backends: Backend[] = webgpu ? ['cpu', 'webgpu'] : ['cpu'];
+const backends: Backend[] = nodeBackends().filter((b) => b !== 'wasm');
 
 describe('bench/kernels.ts composition geometry (host)', () => {
   it('composedPlan(box 0,0,8,8, scale 1/4, 2×2, ratio 2) crops the padded 6×10 map from point 0.25 to 1.75 (+1 for the pad)', () => {
