@@ -12,6 +12,18 @@ export type Pooler = 'roiAlign' | 'roiPool' | 'roiWarp';
 /** How masks go back into the image: src/stages/paste.ts explains both. */
 export type PasteMode = 'torchvision' | 'exact';
 
+/**
+ * The mask branch's loss, and so how its K logits per pixel become a probability
+ * (src/stages/mask_inference.ts; the paper's Table 2b):
+ * - 'sigmoid': Mask R-CNN's per-class sigmoid, binary cross-entropy on the RoI's class channel
+ *   only; classes do not compete (torchvision `maskrcnn_loss`, the default).
+ * - 'softmax': the FCN-style multinomial alternative, a per-pixel softmax across the K channels
+ *   (background = channel 0) with cross-entropy against the RoI's class inside the mask and
+ *   background outside; at test time the predicted class's softmax probability is pasted.
+ */
+export type MaskLoss = 'sigmoid' | 'softmax';
+export const MASK_LOSSES: readonly MaskLoss[] = ['sigmoid', 'softmax'];
+
 export interface TransformConfig {
   /** Short side of the resized image (torchvision `min_size`, 800). */
   minSize: number;
@@ -116,6 +128,8 @@ export interface RoiHeadsConfig {
    * integer boxes; the reference) or 'exact' (each pixel samples the mask where the targets put it).
    */
   maskPaste: PasteMode;
+  /** The mask loss the weights were trained with, which sets how logits become probabilities ('sigmoid'). */
+  maskLoss: MaskLoss;
   /** Training only: proposal matching and sampling. */
   train: {
     fgIouThresh: number;
@@ -200,6 +214,7 @@ export function defaultConfig(): MaskRcnnConfig {
       maskPredictor: { dimReduced: 256 },
       maskThreshold: 0.5,
       maskPaste: 'torchvision',
+      maskLoss: 'sigmoid',
       train: { fgIouThresh: 0.5, bgIouThresh: 0.5, batchSizePerImage: 512, positiveFraction: 0.25 },
     },
   };
@@ -292,6 +307,7 @@ export function validateConfig(c: MaskRcnnConfig): void {
   check(isInt(h.maskPredictor.dimReduced, 1), 'roiHeads.maskPredictor.dimReduced', h.maskPredictor.dimReduced, 'an integer ≥ 1');
   check(in01(h.maskThreshold), 'roiHeads.maskThreshold', h.maskThreshold, 'a number in [0, 1]');
   check(h.maskPaste === 'torchvision' || h.maskPaste === 'exact', 'roiHeads.maskPaste', h.maskPaste, "'torchvision' or 'exact'");
+  check(MASK_LOSSES.includes(h.maskLoss), 'roiHeads.maskLoss', h.maskLoss, "'sigmoid' (per-class, Mask R-CNN) or 'softmax' (per-pixel across classes)");
 }
 
 /**

@@ -21,6 +21,7 @@ import { type BoxHead, boxHead, loadBoxHead } from './stages/box_head.ts';
 import { type MaskHead, loadMaskHead, maskHead } from './stages/mask_head.ts';
 import { resizeBoxes, transformImage } from './stages/transform.ts';
 import { type MaskRegion, type PasteOptions, pasteMaskRegion, pasteScale, regionsToPlanes } from './stages/paste.ts';
+import { maskProbabilities } from './stages/mask_inference.ts';
 import { canonicalizeStateDict, validateStateDict } from './weights/index.ts';
 import type { Boxes, NdArray, RgbImage, Size, StateDict } from './types.ts';
 
@@ -133,7 +134,7 @@ export interface Result {
    * `trace.dump('masks')` expands them to D×1×H0×W0.
    */
   masks: MaskRegion[];
-  /** D×28×28 probabilities (sigmoid of the predicted class's mask logits) before paste-back. */
+  /** D×28×28 probabilities of the predicted class (sigmoid, or softmax across classes: roiHeads.maskLoss) before paste-back. */
   roiMasks: Float32Array;
 }
 
@@ -177,7 +178,7 @@ function firstStageOf(path: string): StageName | 'architecture' | 'none' {
   if (path.startsWith('roiHeads.boxRoiPool.')) return 'boxRoiPool';
   if (path.startsWith('roiHeads.boxCoderWeights') || path === 'roiHeads.bboxXformClip' || path.startsWith('roiHeads.postprocess.')) return 'detections';
   if (path.startsWith('roiHeads.maskRoiPool.')) return 'maskRoiPool';
-  if (path === 'roiHeads.maskThreshold' || path === 'roiHeads.maskPaste') return 'paste';
+  if (path === 'roiHeads.maskThreshold' || path === 'roiHeads.maskPaste' || path === 'roiHeads.maskLoss') return 'paste';
   if (path === 'backbone.frozenBnEps') return 'architecture';
   return 'architecture';
 }
@@ -223,8 +224,6 @@ async function tensorToChw(t: tf.Tensor4D): Promise<NdArray> {
   const [, h, w, c] = t.shape;
   return { shape: [c, h, w], data: hwcToChw((await t.data()) as Float32Array, h, w, c) };
 }
-
-const sigmoid = (x: number) => Math.fround(1 / (1 + Math.exp(-x)));
 
 interface State {
   sizes?: Trace['sizes'];
@@ -435,15 +434,10 @@ async function execute(model: MaskRcnn, image: RgbImage, config: MaskRcnnConfig,
 
 /** The predicted class's mask probabilities, pasted into the original image (torchvision paste_masks_in_image, or the exact paste). */
 function paste(det: DetectionResult, head: Trace['maskHead'], sizes: Trace['sizes'], config: MaskRcnnConfig): Result {
-  const { numClasses } = config;
   const count = det.labels.length;
   const m = head.size;
-  const roiMasks = new Float32Array(count * m * m);
-  // maskLogits: [D, m, m, K] → the label's channel, sigmoid → [D, m, m]
-  for (let d = 0; d < count; d++) {
-    const label = det.labels[d]!;
-    for (let p = 0; p < m * m; p++) roiMasks[d * m * m + p] = sigmoid(head.maskLogits[(d * m * m + p) * numClasses + label]!);
-  }
+  // maskLogits: [D, m, m, K] → probabilities (sigmoid or softmax) → the label's channel, [D, m, m]
+  const roiMasks = maskProbabilities(head.maskLogits, det.labels, m, config.numClasses, config.roiHeads.maskLoss);
   const boxes = resizeBoxes(det.boxes, sizes.resized, sizes.original);
   const options: PasteOptions = { mode: config.roiHeads.maskPaste, scale: pasteScale(sizes) };
   const masks = Array.from({ length: count }, (_, d) => pasteMaskRegion(roiMasks, d * m * m, m, boxes.subarray(4 * d, 4 * d + 4), sizes.original, options));

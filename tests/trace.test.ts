@@ -85,6 +85,7 @@ describe('stage trace on a tiny ResNet-18-FPN', () => {
     const cases: [MaskRcnnSpec, string][] = [
       [{ roiHeads: { maskThreshold: 0.3 } }, 'paste'],
       [{ roiHeads: { maskPaste: 'exact' } }, 'paste'],
+      [{ roiHeads: { maskLoss: 'softmax' } }, 'paste'],
       [{ roiHeads: { postprocess: { scoreThresh: 0.2 } } }, 'detections'],
       [{ roiHeads: { maskRoiPool: { samplingRatio: 0 } } }, 'maskRoiPool'],
       [{ roiHeads: { boxRoiPool: { pooler: 'roiPool' } } }, 'boxRoiPool'],
@@ -109,6 +110,32 @@ describe('stage trace on a tiny ResNet-18-FPN', () => {
     expect(changedPaths(a, { rpn: { nmsThresh: 0.7, sizes: [1, 2] } })).toEqual(['numClasses']);
     expect(changedPaths(a, { rpn: 3, numClasses: 7 })).toEqual(['rpn']);
     expect(changedPaths(1, 2)).toEqual(['(root)']);
+  });
+
+  it("an unknown roiHeads.maskLoss is refused, naming the field and 'sigmoid' / 'softmax'", () => {
+    expect(() => toConfig({ roiHeads: { maskLoss: 'agnostic' as 'sigmoid' } })).toThrow(/roiHeads\.maskLoss = "agnostic".*'sigmoid'.*'softmax'/);
+  });
+
+  it("re-run with roiHeads.maskLoss 'softmax' changes only the pasted probabilities: each pixel is the label's softmax over the classes", async () => {
+    const again = await rerunMaskRcnn(model, trace, { roiHeads: { maskLoss: 'softmax' } });
+    try {
+      expect(again.computed).toEqual(['paste']);
+      const k = trace.config.numClasses;
+      const m = trace.maskHead.size;
+      const d = trace.result.labels.length;
+      expect(d).toBeGreaterThan(0);
+      for (let i = 0; i < d; i += Math.max(1, Math.floor(d / 3))) {
+        const label = trace.result.labels[i]!;
+        const px = (i * m + 5) * m + 7; // pixel (5, 7) of detection i
+        const row = Array.from(trace.maskHead.maskLogits.subarray(px * k, (px + 1) * k));
+        const softmax = Math.exp(row[label]!) / row.reduce((s, x) => s + Math.exp(x), 0);
+        const sigmoid = 1 / (1 + Math.exp(-row[label]!));
+        expect(again.result.roiMasks[i * m * m + 5 * m + 7]).toBeCloseTo(softmax, 5);
+        expect(trace.result.roiMasks[i * m * m + 5 * m + 7]).toBeCloseTo(sigmoid, 5);
+      }
+    } finally {
+      again.dispose();
+    }
   });
 
   it('an unknown roiHeads.maskPaste is refused, naming the field and the two modes', () => {

@@ -8,7 +8,7 @@ import { Rng } from '../src/data/random.ts';
 import { BoxCoder } from '../src/geometry/index.ts';
 import { useBackend } from '../src/node/backend.ts';
 import { registerTrainingGradients, registerTrainingKernels } from '../src/train/kernels.ts';
-import { bceWithLogits, crossEntropy, fastRcnnLoss, maskLoss, rpnLoss, smoothL1 } from '../src/train/losses.ts';
+import { bceWithLogits, crossEntropy, fastRcnnLoss, maskLoss, rpnLoss, smoothL1, softmaxMaskLoss } from '../src/train/losses.ts';
 import {
   BELOW_LOW_THRESHOLD as BG, BETWEEN_THRESHOLDS as IGNORE, iouMatrix, maskTargets, matchPredictions, roiTargets, rpnTargets, sampleBalanced,
 } from '../src/train/targets.ts';
@@ -183,6 +183,7 @@ describe('maskTargets (torchvision project_masks_on_boxes: RoIAlign, scale 1, ad
 describe('losses on hand-made logits (wasm)', () => {
   beforeAll(async () => {
     await useBackend('wasm');
+    registerTrainingKernels();
   });
   const value = async (t: tf.Tensor) => {
     const v = Array.from(await t.data());
@@ -238,9 +239,36 @@ describe('losses on hand-made logits (wasm)', () => {
     expect(v).toBeCloseTo(Math.LN2, 6);
   });
 
+  it("maskLoss 'softmax' on one pixel, logits (0, ln 2, 0), class 1, target 0.25: −(0.25·ln ½ + 0.75·ln ¼) = 1.75·ln 2", async () => {
+    // e^x = (1, 2, 1): p_background = 1/4, p_1 = 1/2.
+    const logits = tf.tensor4d([0, Math.LN2, 0], [1, 1, 1, 3]);
+    const [v] = await value(maskLoss(logits, tf.tensor1d([1], 'int32'), tf.tensor3d([[[0.25]]]), 'softmax'));
+    expect(v).toBeCloseTo(1.75 * Math.LN2, 6);
+  });
+
+  it("softmaxMaskLoss averages over P·M·M pixels: two RoIs of 1×2 pixels, targets 1 and 0, uniform logits over 4 classes → ln 4", async () => {
+    const [v] = await value(softmaxMaskLoss(tf.zeros([2, 1, 2, 4]) as tf.Tensor4D, tf.tensor1d([3, 1], 'int32'), tf.tensor3d([[[1, 0]], [[0, 1]]])));
+    expect(v).toBeCloseTo(Math.log(4), 6);
+  });
+
+  it("the softmax mask loss moves every class's logit (classes compete), the sigmoid loss only the gt class's", async () => {
+    const logits = tf.tensor4d([0.3, -0.2, 0.5, 0.1], [1, 1, 1, 4]);
+    const labels = tf.tensor1d([2], 'int32');
+    const target = tf.tensor3d([[[1]]]);
+    const grad = async (loss: 'sigmoid' | 'softmax') => value(tf.grad((x: tf.Tensor) => maskLoss(x as tf.Tensor4D, labels, target, loss))(logits));
+    const sig = await grad('sigmoid');
+    const soft = await grad('softmax');
+    expect(sig.map((g, c) => (c === 2 ? g !== 0 : g === 0))).toEqual([true, true, true, true]);
+    expect(soft.every((g) => g !== 0)).toBe(true);
+    // d(−log p_2)/dx_c = p_c − [c = 2]: the gradients sum to 0.
+    expect(soft.reduce((a, b) => a + b, 0)).toBeCloseTo(0, 6);
+  });
+
   it('maskLoss and fastRcnnLoss without RoIs are 0', async () => {
     const [m] = await value(maskLoss(tf.zeros([0, 28, 28, 3]) as tf.Tensor4D, tf.tensor1d([], 'int32'), tf.zeros([0, 28, 28]) as tf.Tensor3D));
     expect(m).toBe(0);
+    const [s] = await value(maskLoss(tf.zeros([0, 28, 28, 3]) as tf.Tensor4D, tf.tensor1d([], 'int32'), tf.zeros([0, 28, 28]) as tf.Tensor3D, 'softmax'));
+    expect(s).toBe(0);
   });
 });
 

@@ -83,11 +83,18 @@ export function sigmoidf32(x: ArrayLike<number>): Float32Array {
   const n = x.length;
   const out = new Float32Array(n);
   const vecEnd = n - (n % 16);
-  for (let i = 0; i < n; i++) {
-    const e = i < vecEnd ? expf(-x[i]!) : expfScalar(-x[i]!);
-    out[i] = f32(1 / f32(1 + e));
-  }
+  for (let i = 0; i < n; i++) out[i] = sigmoidf(x[i]!, i >= vecEnd);
   return out;
+}
+
+/**
+ * One element of torch.sigmoid on float32: 1 / (1 + expf(−x)) in float32, with the vectorized exp,
+ * or glibc's scalar exp for an element in the last n mod 16 of its array (`scalarTail`). The one
+ * sigmoid of the engine and the site: the mask probabilities and every figure of them use it.
+ */
+export function sigmoidf(x: number, scalarTail = false): number {
+  const e = scalarTail ? expfScalar(-x) : expf(-x);
+  return f32(1 / f32(1 + e));
 }
 
 /** Lanes of torch's `Vectorized<float>` on AVX2. */

@@ -5,5 +5,5 @@ export { inferScale, levelRange, mapLevels, type LevelMapperConfig } from './lev
 export { batchedNms, nms, nmsSteps, type NmsTrace } from './nms.ts';
 export { filterProposals, type ProposalConfig, type ProposalResult, type ScoredBoxes } from './proposals.ts';
 export { postprocessDetections, type DetectionConfig, type DetectionResult, type LabeledBoxes } from './detections.ts';
-export { expf, f32, fmaf, roundHalfEven, sigmoidf32, softmaxRowsf32 } from './float32.ts';
+export { expf, f32, fmaf, roundHalfEven, sigmoidf, sigmoidf32, softmaxRowsf32 } from './float32.ts';
 export { argsortDescending, argsortDescendingStable, topkIndices } from './stdsort.ts';

@@ -211,7 +211,7 @@ export function lossForward(model: TrainableMaskRcnn, input: tf.Tensor4D, imageS
     const logits = maskHead(model.maskHead, maskPooled);
     const p = t.maskLabels.length;
     const m = logits.shape[1];
-    const mask = maskLoss(logits, tf.tensor1d(t.maskLabels, 'int32'), tf.tensor3d(t.maskTargets, [p, m, m]));
+    const mask = maskLoss(logits, tf.tensor1d(t.maskLabels, 'int32'), tf.tensor3d(t.maskTargets, [p, m, m]), cfg.maskLoss);
     return { rpnObjectness: rpnParts.objectness, rpnBox: rpnParts.box, classifier: head.classifier, boxReg: head.box, mask };
   });
 }

@@ -13,6 +13,7 @@
  *              with no gather in the graph
  */
 import * as tf from '@tensorflow/tfjs-core';
+import type { MaskLoss } from '../config.ts';
 
 /**
  * One-hot rows as float32. (tfjs-backend-wasm 4.22's OneHot with dtype 'float32' writes the int32
@@ -104,16 +105,39 @@ export function fastRcnnLoss(
 }
 
 /**
- * torchvision `maskrcnn_loss`: mean BCE of the gt class's mask logits against the M × M targets.
+ * torchvision `maskrcnn_loss`: mean BCE of the gt class's mask logits against the M × M targets
+ * (`loss` 'sigmoid'; 'softmax' is `softmaxMaskLoss`).
  * maskLogits [P, M, M, K] (NHWC, channel = class), labels [P] int32, targets [P, M, M].
  * P = 0 gives 0 (torchvision `mask_logits.sum() * 0`).
  */
-export function maskLoss(maskLogits: tf.Tensor4D, labels: tf.Tensor1D, targets: tf.Tensor3D): tf.Scalar {
+export function maskLoss(maskLogits: tf.Tensor4D, labels: tf.Tensor1D, targets: tf.Tensor3D, loss: MaskLoss = 'sigmoid'): tf.Scalar {
+  if (loss === 'softmax') return softmaxMaskLoss(maskLogits, labels, targets);
   return tf.tidy(() => {
     const [p, m, , k] = maskLogits.shape;
     if (p === 0) return tf.mul(tf.sum(maskLogits), 0) as tf.Scalar;
     const oneHot = tf.reshape(oneHotFloat(labels, k), [p, 1, 1, k]);
     const chosen = tf.sum(tf.mul(maskLogits, oneHot), 3); // [P, M, M]: the gt class's channel
     return tf.div(tf.sum(bceWithLogits(chosen, targets)), p * m * m) as tf.Scalar;
+  });
+}
+
+/**
+ * The multinomial mask loss of the paper's Table 2b ("softmax", FCN-style): a softmax across the K
+ * channels of every pixel and cross-entropy against the pixel's class, which is the RoI's class c
+ * inside the object and background (channel 0) outside. The targets are the same soft M × M values
+ * t ∈ [0, 1] the sigmoid loss uses (RoIAlign of the binary mask), so the target distribution puts
+ * t on c and 1 − t on background:  L = −mean over P·M·M of [t·log p_c + (1 − t)·log p_0].
+ * Every class's logit gets a gradient (the classes compete), unlike the per-class sigmoid.
+ */
+export function softmaxMaskLoss(maskLogits: tf.Tensor4D, labels: tf.Tensor1D, targets: tf.Tensor3D): tf.Scalar {
+  return tf.tidy(() => {
+    const [p, h, w, k] = maskLogits.shape;
+    if (p === 0) return tf.mul(tf.sum(maskLogits), 0) as tf.Scalar;
+    const logp = tf.logSoftmax(maskLogits); // [P, M, M, K], over the class axis
+    const t = tf.expandDims(targets, 3); // [P, M, M, 1]
+    const object = tf.reshape(oneHotFloat(labels, k), [p, 1, 1, k]); // the RoI's class
+    const background = tf.reshape(oneHotFloat(tf.zeros([1], 'int32') as tf.Tensor1D, k), [1, 1, 1, k]); // channel 0
+    const target = tf.add(tf.mul(t, object), tf.mul(tf.sub(1, t), background)); // [P, M, M, K]
+    return tf.neg(tf.div(tf.sum(tf.mul(logp, target)), p * h * w)) as tf.Scalar;
   });
 }
