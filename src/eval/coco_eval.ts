@@ -1,5 +1,5 @@
 /**
- * COCO-style detection evaluation (bbox and segm), following pycocotools' `COCOeval` (evaluate,
+ * COCO-style evaluation (bbox, segm and keypoints), following pycocotools' `COCOeval` (evaluate,
  * accumulate, summarize) rule for rule, so that numbers compare with published COCO results.
  *
  * Glossary (pycocotools' names)
@@ -26,10 +26,29 @@
  * Detection areas (used only for the area-range rule above) are the box's w·h in bbox evaluation
  * and the mask's pixel count in segm evaluation, as pycocotools computes them for results that carry
  * only a box or only a mask (torchvision's references submit them that way).
+ *
+ * Keypoints (iouType 'keypoints'; pycocotools' computeOks, setKpParams, _summarizeKps)
+ *   K             keypoints per instance; gt and results hold them flat, [x, y, v]×K (gt: v = 0 not
+ *                 labelled, 1 labelled but hidden, 2 visible) and [x, y, score]×K (results)
+ *   σ             per-keypoint sigmas (`kpt_oks_sigmas`; COCO's 17 by default), variance (2σ)²
+ *   OKS           the IoU of keypoints: with s² = the gt's area and d the distance of a detected
+ *                 keypoint to the gt's, OKS = mean over the gt's labelled keypoints (v > 0) of
+ *                 exp(−d² / (2·s²·(2σ)²)). A gt with no labelled keypoint measures instead, for all
+ *                 K keypoints, the distance to the gt box enlarged by its own size on every side
+ *                 ([x − w, x + 2w] × [y − h, y + 2h]; 0 inside it)
+ *   ignore        crowd gts, and gts with num_keypoints = 0 (they still absorb one detection each,
+ *                 a crowd any number); matching, accumulation and AP as above
+ *   params        maxDets [20]; area ranges all, medium, large (no small); the 10 summary numbers
+ *                 AP, AP50, AP75, APm, APl, AR, AR50, AR75, ARm, ARl
+ *   dt area       as pycocotools' loadRes: w·h of the result's bbox when the first result carries a
+ *                 (non-empty) bbox, otherwise the area of the box spanned by all K detected keypoints
  */
 import { type CocoRle, RleError, stringToCounts } from '../io/rle.ts';
 
+/** The detection IoU types (the 12-number summary). */
 export type IouType = 'bbox' | 'segm';
+/** Every IoU type this evaluator reads: the detection types and 'keypoints' (OKS, 10 numbers). */
+export type CocoIouType = IouType | 'keypoints';
 
 export interface CocoImage {
   id: number;
@@ -50,12 +69,20 @@ export interface CocoAnnotation {
   area: number;
   iscrowd?: number;
   segmentation?: CocoSegmentation | number[][];
+  /** [x, y, v]×K, v = 0 not labelled, 1 labelled but not visible, 2 visible; needed for keypoint evaluation */
+  keypoints?: number[];
+  /** the number of labelled keypoints (v > 0); 0 makes the gt an ignore region in keypoint evaluation */
+  num_keypoints?: number;
 }
 
 export interface CocoCategory {
   id: number;
   name: string;
   supercategory?: string;
+  /** keypoint names, K of them, in the order of the annotations' keypoints */
+  keypoints?: string[];
+  /** pairs of 1-based keypoint indices joined by a limb */
+  skeleton?: [number, number][];
 }
 
 export interface CocoDataset {
@@ -72,6 +99,8 @@ export interface CocoResult {
   bbox?: number[];
   /** needed for segm evaluation */
   segmentation?: CocoSegmentation;
+  /** [x, y, score]×K; needed for keypoint evaluation */
+  keypoints?: number[];
 }
 
 export interface EvalParams {
@@ -81,6 +110,11 @@ export interface EvalParams {
   maxDets: number[];
   areaRng: [number, number][];
   areaRngLbl: string[];
+  /**
+   * Keypoint evaluation only: σ per keypoint (K values, > 0). Left out: COCO's 17 person sigmas
+   * when the keypoints have K = 17, an error otherwise. An evaluation's params hold the ones used.
+   */
+  kpt_oks_sigmas?: number[];
 }
 
 export interface CocoSummary {
@@ -98,6 +132,20 @@ export interface CocoSummary {
   ARl: number;
 }
 
+/** pycocotools' `_summarizeKps`: the 10 keypoint numbers, all at maxDets 20 (no small area range). */
+export interface CocoKeypointSummary {
+  AP: number;
+  AP50: number;
+  AP75: number;
+  APm: number;
+  APl: number;
+  AR: number;
+  AR50: number;
+  AR75: number;
+  ARm: number;
+  ARl: number;
+}
+
 export interface CocoEvaluation {
   iouType: IouType;
   params: EvalParams;
@@ -110,6 +158,14 @@ export interface CocoEvaluation {
   stats: CocoSummary;
 }
 
+/** A keypoint evaluation: as CocoEvaluation (A = 3 area ranges, M = 1), with the 10 keypoint numbers. */
+export interface CocoKeypointEvaluation extends Omit<CocoEvaluation, 'iouType' | 'stats'> {
+  iouType: 'keypoints';
+  /** params.kpt_oks_sigmas holds the sigmas used */
+  params: EvalParams & { kpt_oks_sigmas: number[] };
+  stats: CocoKeypointSummary;
+}
+
 export class CocoEvalError extends Error {
   override name = 'CocoEvalError';
 }
@@ -120,8 +176,29 @@ function linspace(start: number, stop: number, num: number): number[] {
   return Array.from({ length: num }, (_, i) => (i === num - 1 ? stop : i * step + start));
 }
 
-/** pycocotools' default Params for bbox/segm. */
-export function defaultParams(): EvalParams {
+/** COCO's 17 person-keypoint sigmas (nose, eyes, ears, shoulders, elbows, wrists, hips, knees, ankles). */
+export const COCO_KEYPOINT_SIGMAS: readonly number[] = Object.freeze(
+  [0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72, 0.62, 0.62, 1.07, 1.07, 0.87, 0.87, 0.89, 0.89].map((s) => s / 10),
+);
+
+/**
+ * pycocotools' default Params: setDetParams for bbox/segm, setKpParams for keypoints (maxDets [20],
+ * area ranges all/medium/large; the sigmas are left out and chosen from K at evaluation).
+ */
+export function defaultParams(iouType: CocoIouType = 'bbox'): EvalParams {
+  if (iouType === 'keypoints') {
+    return {
+      iouThrs: linspace(0.5, 0.95, 10),
+      recThrs: linspace(0, 1, 101),
+      maxDets: [20],
+      areaRng: [
+        [0, 1e5 ** 2],
+        [32 ** 2, 96 ** 2],
+        [96 ** 2, 1e5 ** 2],
+      ],
+      areaRngLbl: ['all', 'medium', 'large'],
+    };
+  }
   return {
     iouThrs: linspace(0.5, 0.95, 10),
     recThrs: linspace(0, 1, 101),
@@ -239,19 +316,137 @@ function maskIou(d: Region, g: Region, crowd: boolean): number {
 const runsArea = (runs: readonly number[]) => runs.reduce((a, r, k) => (k % 2 === 1 ? a + r : a), 0);
 
 // ---------------------------------------------------------------------------------------------
+// OKS
+
+/**
+ * pycocotools `computeOks` for one detection and one gt: the mean, over the gt's labelled keypoints
+ * (v > 0), of exp(−e) with e = d² / (2σ)² / (area + ε) / 2 (pycocotools' order of operations; ε =
+ * np.spacing(1)). A gt with no labelled keypoint takes, for all K keypoints, d = the distance from the
+ * detected keypoint to the gt box enlarged by its own width and height on each side
+ * ([x − w, x + 2w] × [y − h, y + 2h], d = 0 inside or on the edge), and the mean over all K.
+ *
+ * @param dt      the detection's keypoints, [x, y, score]×K (the scores are not read)
+ * @param gt      the gt's keypoints, [x, y, v]×K
+ * @param gtBox   the gt's bbox [x, y, w, h] (read only when no keypoint is labelled)
+ * @param gtArea  the gt's area: s² in the formula
+ * @param sigmas  σ per keypoint, K values
+ */
+export function keypointOks(dt: ArrayLike<number>, gt: ArrayLike<number>, gtBox: ArrayLike<number>, gtArea: number, sigmas: ArrayLike<number>): number {
+  const K = sigmas.length;
+  let labelled = 0;
+  for (let k = 0; k < K; k++) if (gt[3 * k + 2]! > 0) labelled++;
+  // the enlarged ("double") gt box, for gts with no labelled keypoint
+  const x0 = gtBox[0]! - gtBox[2]!;
+  const x1 = gtBox[0]! + gtBox[2]! * 2;
+  const y0 = gtBox[1]! - gtBox[3]!;
+  const y1 = gtBox[1]! + gtBox[3]! * 2;
+  let sum = 0;
+  for (let k = 0; k < K; k++) {
+    const xd = dt[3 * k]!;
+    const yd = dt[3 * k + 1]!;
+    let dx: number;
+    let dy: number;
+    if (labelled > 0) {
+      if (!(gt[3 * k + 2]! > 0)) continue;
+      dx = xd - gt[3 * k]!;
+      dy = yd - gt[3 * k + 1]!;
+    } else {
+      dx = Math.max(0, x0 - xd) + Math.max(0, xd - x1);
+      dy = Math.max(0, y0 - yd) + Math.max(0, yd - y1);
+    }
+    const twoSigma = sigmas[k]! * 2;
+    const e = (dx * dx + dy * dy) / (twoSigma * twoSigma) / (gtArea + EPS) / 2;
+    sum += Math.exp(-e);
+  }
+  return sum / (labelled > 0 ? labelled : K);
+}
+
+/** Area of the box spanned by all K keypoints [x, y, ·]×K: pycocotools' loadRes area of a keypoint result. */
+function keypointsExtentArea(kp: readonly number[]): number {
+  let xMin = Infinity;
+  let xMax = -Infinity;
+  let yMin = Infinity;
+  let yMax = -Infinity;
+  for (let i = 0; i < kp.length; i += 3) {
+    xMin = Math.min(xMin, kp[i]!);
+    xMax = Math.max(xMax, kp[i]!);
+    yMin = Math.min(yMin, kp[i + 1]!);
+    yMax = Math.max(yMax, kp[i + 1]!);
+  }
+  return (xMax - xMin) * (yMax - yMin);
+}
+
+/** A flat [x, y, ·]×K keypoint list of finite numbers, K given. */
+function checkKeypoints(kp: unknown, K: number, kFrom: string, where: string, triple: string): number[] {
+  if (!Array.isArray(kp)) {
+    throw new CocoEvalError(`${where}: keypoint evaluation needs keypoints as a flat list ${triple}×K; found ${describe(kp)}`);
+  }
+  if (kp.length !== 3 * K) {
+    const found = kp.length % 3 === 0 ? `${kp.length} numbers (K = ${kp.length / 3})` : `${kp.length} numbers, not a multiple of 3`;
+    throw new CocoEvalError(`${where}: expected keypoints ${triple}×${K} = ${3 * K} numbers (K = ${K} from ${kFrom}); found ${found}: give every instance the same K keypoints, and one σ per keypoint`);
+  }
+  const bad = kp.findIndex((v) => !isFiniteNumber(v));
+  if (bad >= 0) {
+    throw new CocoEvalError(`${where}: keypoints must be finite numbers; found ${describe(kp[bad])} at index ${bad} (keypoint ${Math.floor(bad / 3)}, ${['x', 'y', triple.includes('v') ? 'v' : 'score'][bad % 3]})`);
+  }
+  return kp;
+}
+
+/**
+ * The σ per keypoint for a keypoint evaluation: params.kpt_oks_sigmas when given, else COCO's 17
+ * when the data's K (from the first gt annotation, result or category that has keypoints) is 17.
+ */
+function keypointSigmas(gt: CocoDataset, results: readonly CocoResult[], given: unknown): { sigmas: number[]; kFrom: string } {
+  if (given !== undefined) {
+    if (!Array.isArray(given) || given.length === 0 || !given.every((v) => isFiniteNumber(v) && v > 0)) {
+      throw new CocoEvalError(`params.kpt_oks_sigmas: expected one σ > 0 per keypoint (a non-empty list of finite numbers); found ${describe(given)}`);
+    }
+    return { sigmas: [...given], kFrom: `params.kpt_oks_sigmas (${given.length} values)` };
+  }
+  const ann = gt.annotations.findIndex((a) => Array.isArray(a?.keypoints));
+  const res = results.findIndex((r) => Array.isArray(r?.keypoints));
+  const cat = gt.categories.findIndex((c) => Array.isArray(c?.keypoints));
+  let K = COCO_KEYPOINT_SIGMAS.length;
+  let where = '';
+  if (ann >= 0) {
+    K = gt.annotations[ann]!.keypoints!.length / 3;
+    where = `ground-truth annotation ${gt.annotations[ann]!.id ?? `#${ann}`} has ${gt.annotations[ann]!.keypoints!.length} numbers`;
+  } else if (res >= 0) {
+    K = results[res]!.keypoints!.length / 3;
+    where = `result #${res} has ${results[res]!.keypoints!.length} numbers`;
+  } else if (cat >= 0) {
+    K = gt.categories[cat]!.keypoints!.length;
+    where = `category ${gt.categories[cat]!.id} names ${K}`;
+  }
+  if (K !== COCO_KEYPOINT_SIGMAS.length) {
+    throw new CocoEvalError(
+      `the keypoints have K = ${Number.isInteger(K) ? K : `${K * 3}/3`} per instance (${where}); COCO's default sigmas are for its ${COCO_KEYPOINT_SIGMAS.length} person keypoints: ` +
+        `pass params.kpt_oks_sigmas with one σ per keypoint (${Number.isInteger(K) ? K : 'K'} values)`,
+    );
+  }
+  return { sigmas: [...COCO_KEYPOINT_SIGMAS], kFrom: `COCO's ${COCO_KEYPOINT_SIGMAS.length} default sigmas` };
+}
+
+// ---------------------------------------------------------------------------------------------
 // Evaluation
 
 interface Gt {
   id: number;
   area: number;
   crowd: boolean;
+  /** pycocotools' gt['ignore'] before the area rule: crowd, or (keypoints) num_keypoints = 0 */
+  ignore: boolean;
   region: Region;
+  /** [x, y, v]×K in keypoint evaluation */
+  keypoints: number[] | null;
 }
 
 interface Dt {
   score: number;
   area: number;
   region: Region;
+  /** [x, y, score]×K in keypoint evaluation */
+  keypoints: number[] | null;
 }
 
 /** One image × category × area range: pycocotools' evalImg. */
@@ -276,7 +471,7 @@ function evaluateImg(gts: readonly Gt[], dts: readonly Dt[], ious: Float64Array,
   const T = params.iouThrs.length;
   const G = gts.length;
   const D = dts.length; // already sorted by score and cut to maxDets[-1]
-  const ignore = gts.map((g) => g.crowd || g.area < aRng[0] || g.area > aRng[1]);
+  const ignore = gts.map((g) => g.ignore || g.area < aRng[0] || g.area > aRng[1]);
   // gts not ignored first, stable
   const gtOrder = ignore.map((_, i) => i).sort((a, b) => Number(ignore[a]) - Number(ignore[b]));
   const gtMatched = new Uint8Array(T * G);
@@ -317,13 +512,15 @@ interface Prepared {
   /** key `${imgId},${catId}` */
   gts: Map<string, Gt[]>;
   dts: Map<string, Dt[]>;
+  /** keypoint evaluation: σ per keypoint */
+  sigmas: number[] | null;
 }
 
-function prepare(gt: CocoDataset, results: readonly CocoResult[], iouType: IouType): Prepared {
+function prepare(gt: CocoDataset, results: readonly CocoResult[], iouType: CocoIouType, params: EvalParams): Prepared {
   if (typeof gt !== 'object' || gt === null || !Array.isArray(gt.images) || !Array.isArray(gt.annotations) || !Array.isArray(gt.categories)) {
     throw new CocoEvalError(`expected a COCO ground truth {images: […], annotations: […], categories: […]}; found keys ${describe(gt && Object.keys(gt))}`);
   }
-  if (!Array.isArray(results)) throw new CocoEvalError(`expected the results as an array of {image_id, category_id, score, bbox | segmentation}; found ${describe(results)}`);
+  if (!Array.isArray(results)) throw new CocoEvalError(`expected the results as an array of {image_id, category_id, score, bbox | segmentation | keypoints}; found ${describe(results)}`);
   const images = new Map<number, CocoImage>();
   for (const img of gt.images) {
     if (!Number.isInteger(img?.id) || !Number.isInteger(img.width) || !Number.isInteger(img.height)) {
@@ -342,6 +539,16 @@ function prepare(gt: CocoDataset, results: readonly CocoResult[], iouType: IouTy
     else map.set(k, [v]);
   };
 
+  const kp = iouType === 'keypoints' ? keypointSigmas(gt, results, params.kpt_oks_sigmas) : null;
+  const K = kp ? kp.sigmas.length : 0;
+  if (kp) {
+    for (const c of gt.categories) {
+      if (c.keypoints !== undefined && (!Array.isArray(c.keypoints) || c.keypoints.length !== K)) {
+        throw new CocoEvalError(`category ${c.id} (${c.name}) names ${Array.isArray(c.keypoints) ? c.keypoints.length : describe(c.keypoints)} keypoints; the evaluation has K = ${K} (from ${kp.kFrom}): the names, the annotations and the sigmas must agree`);
+      }
+    }
+  }
+
   const gts = new Map<string, Gt[]>();
   gt.annotations.forEach((a, n) => {
     const where = `ground-truth annotation ${a?.id ?? `#${n}`}`;
@@ -351,7 +558,17 @@ function prepare(gt: CocoDataset, results: readonly CocoResult[], iouType: IouTy
     if (!isFiniteNumber(a.area) || a.area < 0) throw new CocoEvalError(`${where}: expected a finite area ≥ 0; found ${describe(a.area)}`);
     const box = checkBox(a.bbox, where);
     const runs = iouType === 'segm' ? checkRle(a.segmentation, image, where) : null;
-    push(gts, key(a.image_id, a.category_id), { id: a.id, area: a.area, crowd: Boolean(a.iscrowd), region: { box, runs, area: runs ? runsArea(runs) : box[2]! * box[3]! } });
+    const crowd = Boolean(a.iscrowd);
+    let ignore = crowd;
+    let keypoints: number[] | null = null;
+    if (kp) {
+      keypoints = checkKeypoints(a.keypoints, K, kp.kFrom, where, '[x, y, v]');
+      if (!Number.isInteger(a.num_keypoints) || a.num_keypoints! < 0) {
+        throw new CocoEvalError(`${where}: keypoint evaluation needs num_keypoints (how many keypoints are labelled, v > 0; 0 makes the gt an ignore region); found ${describe(a.num_keypoints)}`);
+      }
+      ignore = crowd || a.num_keypoints === 0;
+    }
+    push(gts, key(a.image_id, a.category_id), { id: a.id, area: a.area, crowd, ignore, region: { box, runs, area: runs ? runsArea(runs) : box[2]! * box[3]! }, keypoints });
   });
 
   const unknown = new Set<unknown>();
@@ -364,31 +581,49 @@ function prepare(gt: CocoDataset, results: readonly CocoResult[], iouType: IouTy
     );
   }
   const dts = new Map<string, Dt[]>();
+  // pycocotools' loadRes: keypoint results take their area from their bbox when the first one has a
+  // non-empty bbox, from the extent of their keypoints otherwise
+  const first = results[0]?.bbox;
+  const kpAreaFromBox = first !== undefined && !(Array.isArray(first) && first.length === 0);
   results.forEach((r, n) => {
     const where = `result #${n} (image ${r.image_id})`;
     if (!cats.has(r.category_id)) throw new CocoEvalError(`${where}: category_id ${describe(r.category_id)} is not among the ground truth's categories [${catIds.join(', ')}]; check the label mapping`);
     if (!isFiniteNumber(r.score)) throw new CocoEvalError(`${where}: expected a finite score; found ${describe(r.score)}`);
     let region: Region;
+    let keypoints: number[] | null = null;
     if (iouType === 'bbox') {
       const box = checkBox(r.bbox, where);
       region = { box, runs: null, area: box[2]! * box[3]! };
-    } else {
+    } else if (iouType === 'segm') {
       if (r.segmentation === undefined) throw new CocoEvalError(`${where}: segm evaluation needs a segmentation (COCO RLE) in every result`);
       const runs = checkRle(r.segmentation, images.get(r.image_id)!, where);
       region = { box: [], runs, area: runsArea(runs) };
+    } else {
+      if (r.keypoints === undefined) throw new CocoEvalError(`${where}: keypoint evaluation needs keypoints [x, y, score]×K in every result`);
+      keypoints = checkKeypoints(r.keypoints, K, kp!.kFrom, where, '[x, y, score]');
+      if (kpAreaFromBox) {
+        const box = checkBox(r.bbox, `${where} (the first result has a bbox, so every result needs one: it gives the detection's area, as in pycocotools)`);
+        region = { box, runs: null, area: box[2]! * box[3]! };
+      } else {
+        region = { box: [], runs: null, area: keypointsExtentArea(keypoints) };
+      }
     }
-    push(dts, key(r.image_id, r.category_id), { score: r.score, area: region.area, region });
+    push(dts, key(r.image_id, r.category_id), { score: r.score, area: region.area, region, keypoints });
   });
-  return { imgIds: [...images.keys()].sort((a, b) => a - b), catIds, gts, dts };
+  return { imgIds: [...images.keys()].sort((a, b) => a - b), catIds, gts, dts, sigmas: kp ? kp.sigmas : null };
 }
 
 /**
  * Evaluate results against a COCO ground truth: pycocotools' evaluate() + accumulate() +
- * summarize(). Throws CocoEvalError on malformed input, naming the record.
+ * summarize() ('keypoints': with _summarizeKps' 10 numbers). `params` defaults to
+ * defaultParams(iouType). Throws CocoEvalError on malformed input, naming the record.
  */
-export function evaluateCoco(gt: CocoDataset, results: readonly CocoResult[], iouType: IouType, params: EvalParams = defaultParams()): CocoEvaluation {
-  if (iouType !== 'bbox' && iouType !== 'segm') throw new CocoEvalError(`iouType must be 'bbox' or 'segm'; found ${describe(iouType)}`);
-  const { imgIds, catIds, gts, dts } = prepare(gt, results, iouType);
+export function evaluateCoco(gt: CocoDataset, results: readonly CocoResult[], iouType: 'keypoints', params?: EvalParams): CocoKeypointEvaluation;
+export function evaluateCoco(gt: CocoDataset, results: readonly CocoResult[], iouType: IouType, params?: EvalParams): CocoEvaluation;
+export function evaluateCoco(gt: CocoDataset, results: readonly CocoResult[], iouType: CocoIouType, params?: EvalParams): CocoEvaluation | CocoKeypointEvaluation;
+export function evaluateCoco(gt: CocoDataset, results: readonly CocoResult[], iouType: CocoIouType, params: EvalParams = defaultParams(iouType)): CocoEvaluation | CocoKeypointEvaluation {
+  if (iouType !== 'bbox' && iouType !== 'segm' && iouType !== 'keypoints') throw new CocoEvalError(`iouType must be 'bbox', 'segm' or 'keypoints'; found ${describe(iouType)}`);
+  const { imgIds, catIds, gts, dts, sigmas } = prepare(gt, results, iouType, params);
   const T = params.iouThrs.length;
   const R = params.recThrs.length;
   const K = catIds.length;
@@ -406,7 +641,12 @@ export function evaluateCoco(gt: CocoDataset, results: readonly CocoResult[], io
       const ious = new Float64Array(d.length * g.length);
       d.forEach((dt, i) =>
         g.forEach((gt, j) => {
-          ious[i * g.length + j] = iouType === 'bbox' ? boxIou(dt.region.box, gt.region.box, gt.crowd) : maskIou(dt.region, gt.region, gt.crowd);
+          ious[i * g.length + j] =
+            iouType === 'bbox'
+              ? boxIou(dt.region.box, gt.region.box, gt.crowd)
+              : iouType === 'segm'
+                ? maskIou(dt.region, gt.region, gt.crowd)
+                : keypointOks(dt.keypoints!, gt.keypoints!, gt.region.box, gt.area, sigmas!);
         }),
       );
       params.areaRng.forEach((aRng, a) => evalImgs[k]![a]!.push(evaluateImg(g, d, ious, aRng, params)));
@@ -462,12 +702,19 @@ export function evaluateCoco(gt: CocoDataset, results: readonly CocoResult[], io
       }
     }
   }
+  if (iouType === 'keypoints') {
+    const evaluation = { iouType, params: { ...params, kpt_oks_sigmas: sigmas! }, imgIds, catIds, precision, recall };
+    return { ...evaluation, stats: summarizeKeypoints(evaluation) };
+  }
   const evaluation = { iouType, params, imgIds, catIds, precision, recall };
   return { ...evaluation, stats: summarize(evaluation) };
 }
 
+/** What the summary reads of an evaluation. */
+type Accumulated = Pick<CocoEvaluation, 'params' | 'catIds' | 'precision' | 'recall'>;
+
 /** Mean of the entries > −1 of precision (ap) or recall for one IoU threshold (or all), area range and maxDets; −1 if none. */
-function meanOf(e: Omit<CocoEvaluation, 'stats'>, ap: boolean, iouThr: number | null, areaLbl: string, maxDets: number, onlyK?: number): number {
+function meanOf(e: Accumulated, ap: boolean, iouThr: number | null, areaLbl: string, maxDets: number, onlyK?: number): number {
   const { params, catIds } = e;
   const T = params.iouThrs.length;
   const R = params.recThrs.length;
@@ -495,67 +742,102 @@ function meanOf(e: Omit<CocoEvaluation, 'stats'>, ap: boolean, iouThr: number | 
   return n === 0 ? -1 : sum / n;
 }
 
-/** Per category: AP (IoU 0.50:0.95, all areas, maxDets 100) and AR100, −1 where the category has no gt. */
-export function perCategory(e: CocoEvaluation): { categoryId: number; AP: number; AR100: number }[] {
-  const last = e.params.maxDets[e.params.maxDets.length - 1]!;
-  return e.catIds.map((categoryId, k) => ({
-    categoryId,
-    AP: meanOf(e, true, null, 'all', last, k),
-    AR100: meanOf(e, false, null, 'all', last, k),
-  }));
+const lastOf = (maxDets: readonly number[]) => maxDets[maxDets.length - 1]!;
+
+/**
+ * Per category: AP (IoU 0.50:0.95, all areas, the largest maxDets) and the AR beside it: AR100 in
+ * bbox/segm evaluation, AR (at maxDets 20) in keypoint evaluation; −1 where the category has no gt.
+ */
+export function perCategory(e: CocoKeypointEvaluation): { categoryId: number; AP: number; AR: number }[];
+export function perCategory(e: CocoEvaluation): { categoryId: number; AP: number; AR100: number }[];
+export function perCategory(e: CocoEvaluation | CocoKeypointEvaluation): { categoryId: number; AP: number; AR?: number; AR100?: number }[] {
+  const last = lastOf(e.params.maxDets);
+  return e.catIds.map((categoryId, k) => {
+    const AP = meanOf(e, true, null, 'all', last, k);
+    const AR = meanOf(e, false, null, 'all', last, k);
+    return e.iouType === 'keypoints' ? { categoryId, AP, AR } : { categoryId, AP, AR100: AR };
+  });
+}
+
+/** One line of pycocotools' printed summary: AP or AR, IoU threshold (null: all), area range label, maxDets. */
+type SummaryRow = [ap: boolean, iouThr: number | null, area: string, maxDets: number];
+
+/** The rows of pycocotools' `_summarizeDets` (12), in the order of CocoSummary. */
+function detectionRows(maxDets: readonly number[]): [keyof CocoSummary, SummaryRow][] {
+  const last = lastOf(maxDets);
+  return [
+    ['AP', [true, null, 'all', last]],
+    ['AP50', [true, 0.5, 'all', last]],
+    ['AP75', [true, 0.75, 'all', last]],
+    ['APs', [true, null, 'small', last]],
+    ['APm', [true, null, 'medium', last]],
+    ['APl', [true, null, 'large', last]],
+    ['AR1', [false, null, 'all', maxDets[0]!]],
+    ['AR10', [false, null, 'all', maxDets[1] ?? last]],
+    ['AR100', [false, null, 'all', last]],
+    ['ARs', [false, null, 'small', last]],
+    ['ARm', [false, null, 'medium', last]],
+    ['ARl', [false, null, 'large', last]],
+  ];
+}
+
+/**
+ * The rows of pycocotools' `_summarizeKps` (10), in the order of CocoKeypointSummary. pycocotools
+ * reads them at maxDets = 20, the default; with other maxDets they are read at the largest.
+ */
+function keypointRows(maxDets: readonly number[]): [keyof CocoKeypointSummary, SummaryRow][] {
+  const last = lastOf(maxDets);
+  return [
+    ['AP', [true, null, 'all', last]],
+    ['AP50', [true, 0.5, 'all', last]],
+    ['AP75', [true, 0.75, 'all', last]],
+    ['APm', [true, null, 'medium', last]],
+    ['APl', [true, null, 'large', last]],
+    ['AR', [false, null, 'all', last]],
+    ['AR50', [false, 0.5, 'all', last]],
+    ['AR75', [false, 0.75, 'all', last]],
+    ['ARm', [false, null, 'medium', last]],
+    ['ARl', [false, null, 'large', last]],
+  ];
 }
 
 /** pycocotools `summarize()` for bbox/segm: the 12 standard numbers. */
-function summarize(e: Omit<CocoEvaluation, 'stats'>): CocoSummary {
-  const md = e.params.maxDets;
-  const last = md[md.length - 1]!;
-  return {
-    AP: meanOf(e, true, null, 'all', last),
-    AP50: meanOf(e, true, 0.5, 'all', last),
-    AP75: meanOf(e, true, 0.75, 'all', last),
-    APs: meanOf(e, true, null, 'small', last),
-    APm: meanOf(e, true, null, 'medium', last),
-    APl: meanOf(e, true, null, 'large', last),
-    AR1: meanOf(e, false, null, 'all', md[0]!),
-    AR10: meanOf(e, false, null, 'all', md[1] ?? last),
-    AR100: meanOf(e, false, null, 'all', last),
-    ARs: meanOf(e, false, null, 'small', last),
-    ARm: meanOf(e, false, null, 'medium', last),
-    ARl: meanOf(e, false, null, 'large', last),
-  };
+function summarize(e: Accumulated): CocoSummary {
+  return Object.fromEntries(detectionRows(e.params.maxDets).map(([name, [ap, iou, area, dets]]) => [name, meanOf(e, ap, iou, area, dets)])) as unknown as CocoSummary;
 }
 
-/** The summary as pycocotools prints it (12 lines). */
-export function formatSummary(e: CocoEvaluation): string {
+/** pycocotools `summarize()` for keypoints (`_summarizeKps`): the 10 numbers. */
+function summarizeKeypoints(e: Accumulated): CocoKeypointSummary {
+  return Object.fromEntries(keypointRows(e.params.maxDets).map(([name, [ap, iou, area, dets]]) => [name, meanOf(e, ap, iou, area, dets)])) as unknown as CocoKeypointSummary;
+}
+
+/** The summary as pycocotools prints it (12 lines for bbox/segm, 10 for keypoints). */
+export function formatSummary(e: CocoEvaluation | CocoKeypointEvaluation): string {
   const p = e.params;
-  const md = p.maxDets;
-  const last = md[md.length - 1]!;
   const iouAll = `${p.iouThrs[0]!.toFixed(2)}:${p.iouThrs[p.iouThrs.length - 1]!.toFixed(2)}`;
-  const rows: [boolean, string, string, number, number][] = [
-    [true, iouAll, 'all', last, e.stats.AP],
-    [true, '0.50', 'all', last, e.stats.AP50],
-    [true, '0.75', 'all', last, e.stats.AP75],
-    [true, iouAll, 'small', last, e.stats.APs],
-    [true, iouAll, 'medium', last, e.stats.APm],
-    [true, iouAll, 'large', last, e.stats.APl],
-    [false, iouAll, 'all', md[0]!, e.stats.AR1],
-    [false, iouAll, 'all', md[1] ?? last, e.stats.AR10],
-    [false, iouAll, 'all', last, e.stats.AR100],
-    [false, iouAll, 'small', last, e.stats.ARs],
-    [false, iouAll, 'medium', last, e.stats.ARm],
-    [false, iouAll, 'large', last, e.stats.ARl],
-  ];
+  const stats = e.stats as unknown as Record<string, number>;
+  const rows = e.iouType === 'keypoints' ? keypointRows(p.maxDets) : detectionRows(p.maxDets);
   return rows
-    .map(([ap, iou, area, dets, v]) => ` ${(ap ? 'Average Precision' : 'Average Recall').padEnd(18)} ${ap ? '(AP)' : '(AR)'} @[ IoU=${iou.padEnd(9)} | area=${area.padStart(6)} | maxDets=${String(dets).padStart(3)} ] = ${v.toFixed(3)}`)
+    .map(([name, [ap, iouThr, area, dets]]) => {
+      const iou = iouThr === null ? iouAll : iouThr.toFixed(2);
+      return ` ${(ap ? 'Average Precision' : 'Average Recall').padEnd(18)} ${ap ? '(AP)' : '(AR)'} @[ IoU=${iou.padEnd(9)} | area=${area.padStart(6)} | maxDets=${String(dets).padStart(3)} ] = ${stats[name]!.toFixed(3)}`;
+    })
     .join('\n');
 }
 
 /** The six AP numbers the project reports, as eval.json holds them per IoU type. */
 export type ApNumbers = Pick<CocoSummary, 'AP' | 'AP50' | 'AP75' | 'APs' | 'APm' | 'APl'>;
+/** The five AP numbers of a keypoint evaluation (no small area range). */
+export type KeypointApNumbers = Pick<CocoKeypointSummary, 'AP' | 'AP50' | 'AP75' | 'APm' | 'APl'>;
 
-/** The six AP numbers the project reports ({AP, AP50, AP75, APs, APm, APl}). */
-export function apOf(stats: CocoSummary): ApNumbers {
+/** The AP numbers the project reports: {AP, AP50, AP75, APs, APm, APl}, or {AP, AP50, AP75, APm, APl} for keypoints. */
+export function apOf(stats: CocoKeypointSummary): KeypointApNumbers;
+export function apOf(stats: CocoSummary): ApNumbers;
+export function apOf(stats: CocoSummary | CocoKeypointSummary): ApNumbers | KeypointApNumbers {
+  if (!('APs' in stats)) {
+    const { AP, AP50, AP75, APm, APl } = stats;
+    return { AP, AP50, AP75, APm, APl };
+  }
   const { AP, AP50, AP75, APs, APm, APl } = stats;
   return { AP, AP50, AP75, APs, APm, APl };
 }
-
