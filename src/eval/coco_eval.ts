@@ -222,6 +222,7 @@ const EPS = 2.220446049250313e-16;
 const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
 function describe(v: unknown): string {
+  if (typeof v === 'number') return String(v); // NaN and ±Infinity, which JSON writes as null
   const s = JSON.stringify(v);
   return s === undefined ? String(v) : s.length > 80 ? `${s.slice(0, 77)}…` : s;
 }
