@@ -342,6 +342,8 @@ describe("evaluateCoco(…, 'keypoints') bad input", () => {
     expect(() => kpStats(gt, [kdet(ok.slice(0, 50), 0.9)])).toThrow(/found 50 numbers, not a multiple of 3/);
     const bad = kpGroundTruth([{ box: [0, 0, 100, 100] }, { box: [0, 0, 10, 10], keypoints: ok.slice(0, 45) }]);
     expect(() => kpStats(bad, [])).toThrow(/ground-truth annotation 2: expected keypoints \[x, y, v\]×17 = 51 numbers/);
+    const first = kpGroundTruth([{ box: [0, 0, 10, 10], keypoints: ok.slice(0, 50) }]);
+    expect(() => kpStats(first, [])).toThrow(/ground-truth annotation 1 has 50 numbers, not a multiple of 3: keypoints are a flat list \[x, y, v\]×K/);
   });
 
   it('NaN or Infinity among the keypoints', () => {

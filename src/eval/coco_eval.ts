@@ -419,10 +419,11 @@ function keypointSigmas(gt: CocoDataset, results: readonly CocoResult[], given: 
     K = gt.categories[cat]!.keypoints!.length;
     where = `category ${gt.categories[cat]!.id} names ${K}`;
   }
+  if (!Number.isInteger(K)) throw new CocoEvalError(`${where}, not a multiple of 3: keypoints are a flat list [x, y, v]×K`);
   if (K !== COCO_KEYPOINT_SIGMAS.length) {
     throw new CocoEvalError(
-      `the keypoints have K = ${Number.isInteger(K) ? K : `${K * 3}/3`} per instance (${where}); COCO's default sigmas are for its ${COCO_KEYPOINT_SIGMAS.length} person keypoints: ` +
-        `pass params.kpt_oks_sigmas with one σ per keypoint (${Number.isInteger(K) ? K : 'K'} values)`,
+      `the keypoints have K = ${K} per instance (${where}); COCO's default sigmas are for its ${COCO_KEYPOINT_SIGMAS.length} person keypoints: ` +
+        `pass params.kpt_oks_sigmas with one σ per keypoint (${K} values)`,
     );
   }
   return { sigmas: [...COCO_KEYPOINT_SIGMAS], kFrom: `COCO's ${COCO_KEYPOINT_SIGMAS.length} default sigmas` };
