@@ -16,3 +16,13 @@ export const COCO_CATEGORIES: readonly string[] = Object.freeze([
   'toaster', 'sink', 'refrigerator', 'N/A', 'book', 'clock', 'vase', 'scissors', 'teddy bear',
   'hair drier', 'toothbrush',
 ]);
+
+/** torchvision's `_COCO_PERSON_CATEGORIES` (keypointrcnn_resnet50_fpn's two classes). */
+export const COCO_PERSON_CATEGORIES: readonly string[] = Object.freeze(['__background__', 'person']);
+
+/** The 17 COCO person keypoints in torchvision's order (`_COCO_PERSON_KEYPOINT_NAMES`): index = keypoint. */
+export const COCO_PERSON_KEYPOINT_NAMES: readonly string[] = Object.freeze([
+  'nose', 'left_eye', 'right_eye', 'left_ear', 'right_ear', 'left_shoulder', 'right_shoulder', 'left_elbow',
+  'right_elbow', 'left_wrist', 'right_wrist', 'left_hip', 'right_hip', 'left_knee', 'right_knee', 'left_ankle',
+  'right_ankle',
+]);

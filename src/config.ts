@@ -130,6 +130,22 @@ export interface RoiHeadsConfig {
   maskPaste: PasteMode;
   /** The mask loss the weights were trained with, which sets how logits become probabilities ('sigmoid'). */
   maskLoss: MaskLoss;
+  /** The mask branch (Mask R-CNN, true); false for a Keypoint R-CNN without masks. */
+  maskBranch: boolean;
+  /**
+   * The keypoint branch of the paper's §5 (torchvision `keypointrcnn_resnet50_fpn`, false): K one-hot
+   * m × m keypoint masks per RoI. A model may have both branches (the paper's variant).
+   */
+  keypointBranch: boolean;
+  /** Keypoint RoI pooling: torchvision's MultiScaleRoIAlign 14 × 14, sampling ratio 2. */
+  keypointRoiPool: RoiPoolConfig;
+  /** Keypoint head: 3×3 conv + ReLU widths (torchvision 8 × 512, `KeypointRCNNHeads`). */
+  keypointHead: { layers: number[] };
+  /**
+   * Keypoint predictor (`KeypointRCNNPredictor`): a 4×4 stride-2 ConvTranspose to K maps, then a 2×
+   * bilinear upsampling: 4·outputSize logits per side (56). `numKeypoints` K (torchvision `num_keypoints`, 17).
+   */
+  keypointPredictor: { numKeypoints: number };
   /** Training only: proposal matching and sampling. */
   train: {
     fgIouThresh: number;
@@ -215,6 +231,11 @@ export function defaultConfig(): MaskRcnnConfig {
       maskThreshold: 0.5,
       maskPaste: 'torchvision',
       maskLoss: 'sigmoid',
+      maskBranch: true,
+      keypointBranch: false,
+      keypointRoiPool: roiPoolDefaults(14),
+      keypointHead: { layers: [512, 512, 512, 512, 512, 512, 512, 512] },
+      keypointPredictor: { numKeypoints: 17 },
       train: { fgIouThresh: 0.5, bgIouThresh: 0.5, batchSizePerImage: 512, positiveFraction: 0.25 },
     },
   };
@@ -307,6 +328,12 @@ export function validateConfig(c: MaskRcnnConfig): void {
   check(isInt(h.maskPredictor.dimReduced, 1), 'roiHeads.maskPredictor.dimReduced', h.maskPredictor.dimReduced, 'an integer ≥ 1');
   check(in01(h.maskThreshold), 'roiHeads.maskThreshold', h.maskThreshold, 'a number in [0, 1]');
   check(h.maskPaste === 'torchvision' || h.maskPaste === 'exact', 'roiHeads.maskPaste', h.maskPaste, "'torchvision' or 'exact'");
+  check(typeof h.maskBranch === 'boolean', 'roiHeads.maskBranch', h.maskBranch, 'true or false');
+  check(typeof h.keypointBranch === 'boolean', 'roiHeads.keypointBranch', h.keypointBranch, 'true or false');
+  check(h.maskBranch || h.keypointBranch, 'roiHeads.maskBranch', h.maskBranch, 'a mask branch or a keypoint branch (roiHeads.keypointBranch: true): this engine runs Mask R-CNN and Keypoint R-CNN');
+  validateRoiPool(h.keypointRoiPool, 'roiHeads.keypointRoiPool');
+  check(h.keypointHead.layers.length > 0 && h.keypointHead.layers.every((v) => isInt(v, 1)), 'roiHeads.keypointHead.layers', h.keypointHead.layers, 'a non-empty list of positive integers');
+  check(isInt(h.keypointPredictor.numKeypoints, 1), 'roiHeads.keypointPredictor.numKeypoints', h.keypointPredictor.numKeypoints, 'an integer ≥ 1');
   check(MASK_LOSSES.includes(h.maskLoss), 'roiHeads.maskLoss', h.maskLoss, "'sigmoid' (per-class, Mask R-CNN) or 'softmax' (per-pixel across classes)");
 }
 
@@ -372,6 +399,7 @@ export const TORCHVISION_KEYWORDS: Readonly<Record<string, string>> = {
   box_bg_iou_thresh: 'roiHeads.train.bgIouThresh',
   box_batch_size_per_image: 'roiHeads.train.batchSizePerImage',
   box_positive_fraction: 'roiHeads.train.positiveFraction',
+  num_keypoints: 'roiHeads.keypointPredictor.numKeypoints',
 };
 
 /** Set a dotted path (`roiHeads.postprocess.nmsThresh`) or a torchvision keyword in a spec; returns a new spec. */

@@ -1,31 +1,40 @@
 /**
- * Mask R-CNN, the orchestrator. Reads like the paper's figure (torchvision GeneralizedRCNN.forward):
+ * Mask R-CNN (and Keypoint R-CNN), the orchestrator. Reads like the paper's figure (torchvision
+ * GeneralizedRCNN.forward):
  *
- *   transform → backbone → fpn → rpnHead ┬ proposals → boxRoiPool → boxHead → detections
- *                              anchors ──┘            → maskRoiPool → maskHead → paste
+ *   transform → backbone → fpn → rpnHead ┬ proposals → boxRoiPool → boxHead → detections ┬ maskRoiPool → maskHead → paste
+ *                              anchors ──┘                                               └ keypointRoiPool → keypointHead → keypoints
  *
- * `runMaskRcnn` returns a `Trace`: every stage's output as plain data (typed arrays), plus the few
- * tensors a later stage may need again (the input, C2–C5 and P2–P6), reference-counted so a trace and
- * the traces re-run from it can be disposed in any order. `rerunMaskRcnn(model, trace, changes)`
- * recomputes only the stages downstream of the first one the changed config fields affect.
+ * The mask branch (roiHeads.maskBranch) and the keypoint branch of §5 (roiHeads.keypointBranch) both
+ * start from the detections; a model has one or both. Each stage function lives in its stage file
+ * and returns plain data (it reads its tensors back and frees them); this file only wires them
+ * together and owns the tensors that outlive a stage: the input, C2–C5 and P2–P6, reference-counted
+ * so that a trace and the traces re-run from it can be disposed in any order, and the pooled
+ * features handed from a pooling stage to its head. `rerunMaskRcnn(model, trace, changes)`
+ * recomputes only the stages downstream (in the figure's graph) of those the changed fields affect.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { type MaskRcnnConfig, type MaskRcnnSpec, ConfigError, changedPaths, mergeSpecs, toConfig } from './config.ts';
 import { BoxCoder, filterProposals, gridAnchors, postprocessDetections } from './geometry/index.ts';
 import type { DetectionResult, ProposalResult } from './geometry/index.ts';
+import { heatmapsToKeypoints, resizeKeypoints } from './geometry/keypoints.ts';
 import { type ResNet, loadResNet, resnetBody } from './stages/backbone.ts';
 import { type Fpn, fpn, loadFpn } from './stages/fpn.ts';
-import { type RpnHead, loadRpnHead, rpnHead } from './stages/rpn_head.ts';
-import { poolRois } from './stages/roi_pool.ts';
-import { type BoxHead, boxHead, loadBoxHead } from './stages/box_head.ts';
-import { type MaskHead, loadMaskHead, maskHead } from './stages/mask_head.ts';
+import { type RpnHead, type RpnLevel, loadRpnHead, readRpnLevels, rpnHead } from './stages/rpn_head.ts';
+import { poolRoisSettled } from './stages/roi_pool.ts';
+import { type BoxHead, type BoxHeadData, boxHeadData, loadBoxHead } from './stages/box_head.ts';
+import { type MaskHead, type MaskHeadData, loadMaskHead, maskHeadData } from './stages/mask_head.ts';
+import { type KeypointHead, type KeypointHeadData, keypointHeadData, loadKeypointHead } from './stages/keypoint_head.ts';
+import { settle } from './stages/layers.ts';
 import { resizeBoxes, transformImage } from './stages/transform.ts';
 import { type MaskRegion, type PasteOptions, pasteMaskRegion, pasteScale, regionsToPlanes } from './stages/paste.ts';
 import { maskProbabilities } from './stages/mask_inference.ts';
 import { canonicalizeStateDict, validateStateDict } from './weights/index.ts';
-import type { Boxes, NdArray, RgbImage, Size, StateDict } from './types.ts';
+import type { NdArray, RgbImage, Size, StateDict } from './types.ts';
 
-/** The paper's stages in execution order. */
+export type { RpnLevel } from './stages/rpn_head.ts';
+
+/** The paper's stages in execution order (a model runs those of its branches: `stagesOf`). */
 export const STAGES = [
   'transform',
   'backbone',
@@ -39,10 +48,45 @@ export const STAGES = [
   'maskRoiPool',
   'maskHead',
   'paste',
+  'keypointRoiPool',
+  'keypointHead',
+  'keypoints',
 ] as const;
 export type StageName = (typeof STAGES)[number];
 
-/** The dump names of DESIGN.md §4 (what `--dump-stages` writes), in order. */
+const MASK_STAGES: readonly StageName[] = ['maskRoiPool', 'maskHead', 'paste'];
+const KEYPOINT_STAGES: readonly StageName[] = ['keypointRoiPool', 'keypointHead', 'keypoints'];
+
+/** The stages a model with this config runs, in order: the mask and keypoint branches only when it has them. */
+export function stagesOf(config: MaskRcnnConfig): StageName[] {
+  return STAGES.filter(
+    (s) => (config.roiHeads.maskBranch || !MASK_STAGES.includes(s)) && (config.roiHeads.keypointBranch || !KEYPOINT_STAGES.includes(s)),
+  );
+}
+
+/** Each stage's inputs: the figure as a graph (a re-run recomputes what lies downstream of a change). */
+const INPUTS: Readonly<Record<StageName, readonly StageName[]>> = {
+  transform: [],
+  backbone: ['transform'],
+  fpn: ['backbone'],
+  rpnHead: ['fpn'],
+  anchors: ['rpnHead'],
+  proposals: ['rpnHead', 'anchors'],
+  boxRoiPool: ['fpn', 'proposals'],
+  boxHead: ['boxRoiPool'],
+  detections: ['boxHead', 'proposals'],
+  maskRoiPool: ['fpn', 'detections'],
+  maskHead: ['maskRoiPool'],
+  paste: ['maskHead', 'detections'],
+  keypointRoiPool: ['fpn', 'detections'],
+  keypointHead: ['keypointRoiPool'],
+  keypoints: ['keypointHead', 'detections'],
+};
+
+/** A head needs the pooled features its pooling stage hands over in the same call (they are not kept). */
+const POOL_OF: Partial<Record<StageName, StageName>> = { boxHead: 'boxRoiPool', maskHead: 'maskRoiPool', keypointHead: 'keypointRoiPool' };
+
+/** The dump names (what `--dump-stages` writes) of a Mask R-CNN, in order (README, "Command line"). */
 export const DUMP_NAMES = [
   'input',
   'fpn_0', 'fpn_1', 'fpn_2', 'fpn_3', 'fpn_pool',
@@ -50,13 +94,32 @@ export const DUMP_NAMES = [
   'rpn_deltas_0', 'rpn_deltas_1', 'rpn_deltas_2', 'rpn_deltas_3', 'rpn_deltas_4',
   'proposals', 'class_logits', 'box_regression', 'mask_logits', 'boxes', 'labels', 'scores', 'masks',
 ] as const;
+/** The keypoint branch's dumps (torchvision's `keypoints`, `keypoints_scores` and the head's logits). */
+export const KEYPOINT_DUMP_NAMES = ['keypoint_logits', 'keypoints', 'keypoints_scores'] as const;
 /** Extra dumps the site reads: the backbone's C2–C5. */
 export const EXTRA_DUMP_NAMES = ['body_c2', 'body_c3', 'body_c4', 'body_c5'] as const;
-export type DumpName = (typeof DUMP_NAMES)[number] | (typeof EXTRA_DUMP_NAMES)[number];
+export type DumpName = (typeof DUMP_NAMES)[number] | (typeof KEYPOINT_DUMP_NAMES)[number] | (typeof EXTRA_DUMP_NAMES)[number];
+
+/**
+ * The dumps of a model with this config, in order: a Mask R-CNN's, or for a Keypoint R-CNN the same
+ * up to `box_regression`, then `keypoint_logits`, the detections, `keypoints` and `keypoints_scores`
+ * (no mask dumps without a mask branch).
+ */
+export function dumpNamesOf(config: MaskRcnnConfig): DumpName[] {
+  const { maskBranch, keypointBranch } = config.roiHeads;
+  const names: DumpName[] = [];
+  for (const name of DUMP_NAMES) {
+    if ((name === 'mask_logits' || name === 'masks') && !maskBranch) continue;
+    if (name === 'boxes' && keypointBranch) names.push('keypoint_logits');
+    names.push(name);
+  }
+  if (keypointBranch) names.push('keypoints', 'keypoints_scores');
+  return names;
+}
 
 export interface MaskRcnn {
   readonly config: MaskRcnnConfig;
-  readonly nets: { backbone: ResNet; fpn: Fpn; rpnHead: RpnHead; boxHead: BoxHead; maskHead: MaskHead };
+  readonly nets: { backbone: ResNet; fpn: Fpn; rpnHead: RpnHead; boxHead: BoxHead; maskHead?: MaskHead; keypointHead?: KeypointHead };
   dispose(): void;
 }
 
@@ -65,20 +128,25 @@ export function createMaskRcnn(stateDict: StateDict, spec: MaskRcnnSpec = {}): M
   const config = toConfig(spec);
   const sd = canonicalizeStateDict(stateDict);
   validateStateDict(sd, config);
-  const nets = {
-    backbone: loadResNet(sd, config.backbone),
-    fpn: loadFpn(sd, config),
-    rpnHead: loadRpnHead(sd, config),
-    boxHead: loadBoxHead(sd, config),
-    maskHead: loadMaskHead(sd, config),
+  const made: { dispose(): void }[] = [];
+  const load = <T extends { dispose(): void }>(net: T): T => {
+    made.push(net);
+    return net;
   };
-  return {
-    config,
-    nets,
-    dispose() {
-      for (const net of Object.values(nets)) net.dispose();
-    },
-  };
+  try {
+    const nets: MaskRcnn['nets'] = {
+      backbone: load(loadResNet(sd, config.backbone)),
+      fpn: load(loadFpn(sd, config)),
+      rpnHead: load(loadRpnHead(sd, config)),
+      boxHead: load(loadBoxHead(sd, config)),
+      ...(config.roiHeads.maskBranch ? { maskHead: load(loadMaskHead(sd, config)) } : {}),
+      ...(config.roiHeads.keypointBranch ? { keypointHead: load(loadKeypointHead(sd, config)) } : {}),
+    };
+    return { config, nets, dispose: () => made.forEach((n) => n.dispose()) };
+  } catch (e) {
+    made.forEach((n) => n.dispose());
+    throw e;
+  }
 }
 
 /** A tensor (or list) shared by several traces; freed when the last one lets go. */
@@ -103,20 +171,6 @@ export interface PyramidLevel {
   stride: [number, number];
 }
 
-export interface RpnLevel {
-  /** Feature size [h, w] of this level. */
-  size: Size;
-  stride: [number, number];
-  /** A = anchors per location. */
-  numAnchors: number;
-  /** h·w·A logits, order (y, x, a). */
-  objectness: Float32Array;
-  /** h·w·A·4 box deltas, order (y, x, a, [dx, dy, dw, dh]). */
-  deltas: Float32Array;
-  /** h·w·A·4 anchors [x1, y1, x2, y2] in padded-image pixels, order (y, x, a). */
-  anchors: Float32Array;
-}
-
 export interface PooledStage {
   /** FPN level index per RoI (0 = P2). */
   levels: Int32Array;
@@ -125,17 +179,21 @@ export interface PooledStage {
 
 export interface Result {
   /** D×4 boxes in original-image pixels. */
-  boxes: Boxes;
+  boxes: Float32Array;
   labels: Int32Array;
   scores: Float32Array;
   /**
    * Per detection, its predicted class's mask probabilities pasted into the original image, stored as
    * the region the paste writes (zero elsewhere): memory grows with the boxes, not with the image.
-   * `trace.dump('masks')` expands them to D×1×H0×W0.
+   * `trace.dump('masks')` expands them to D×1×H0×W0. Empty without a mask branch.
    */
   masks: MaskRegion[];
   /** D×28×28 probabilities of the predicted class (sigmoid, or softmax across classes: roiHeads.maskLoss) before paste-back. */
   roiMasks: Float32Array;
+  /** D×Kp×3 keypoints [x, y, 1] in original-image pixels (torchvision's `keypoints`); empty without a keypoint branch. */
+  keypoints: Float32Array;
+  /** D×Kp keypoint scores (the upsampled logit at each keypoint, torchvision's `keypoints_scores`). */
+  keypointScores: Float32Array;
 }
 
 export interface Trace {
@@ -147,18 +205,23 @@ export interface Trace {
   readonly rpn: RpnLevel[];
   readonly proposals: ProposalResult;
   readonly boxRoiPool: PooledStage;
-  readonly boxHead: { numRois: number; classLogits: Float32Array; boxRegression: Float32Array };
+  readonly boxHead: BoxHeadData;
   /** Detections in resized-image coordinates (the roi_heads output). */
   readonly detections: DetectionResult;
+  /** Empty (no levels) without a mask branch. */
   readonly maskRoiPool: PooledStage;
-  /** D×28×28×K mask logits (NHWC; the dump `mask_logits` is D×K×28×28). */
-  readonly maskHead: { maskLogits: Float32Array; size: number };
+  /** D×28×28×K mask logits (NHWC; the dump `mask_logits` is D×K×28×28); empty without a mask branch. */
+  readonly maskHead: MaskHeadData;
+  /** Empty (no levels) without a keypoint branch. */
+  readonly keypointRoiPool: PooledStage;
+  /** D×56×56×Kp keypoint logits (NHWC; the dump `keypoint_logits` is D×Kp×56×56); empty without a keypoint branch. */
+  readonly keypointHead: KeypointHeadData;
   readonly result: Result;
   /** Milliseconds per stage in this call; stages reused from an earlier trace are absent. */
   readonly timings: Partial<Record<StageName, number>>;
   /** The stages this call computed, in order (the rest came from the trace it was re-run from). */
   readonly computed: StageName[];
-  /** A stage tensor of DESIGN.md §4 as CHW float32 data (labels as exact integers). */
+  /** A stage tensor as CHW float32 data (labels as exact integers); see `dumpNamesOf`. */
   dump(name: DumpName): Promise<NdArray>;
   dispose(): void;
 }
@@ -168,24 +231,28 @@ export interface RunOptions {
   onStage?: (stage: StageName, ms: number) => void;
 }
 
-/** Which stage a changed config field invalidates first; `null` when the field changes the architecture. */
+/** Which stage a changed config field affects first: a stage, 'none' (training only) or 'architecture'. */
 function firstStageOf(path: string): StageName | 'architecture' | 'none' {
   if (path.startsWith('transform.')) return 'transform';
   if (path.startsWith('anchors.')) return 'anchors';
   if (path.startsWith('rpn.train.') || path.startsWith('roiHeads.train.')) return 'none';
   if (path.startsWith('rpn.')) return 'proposals';
-  if (path === 'roiHeads.boxRoiPool.outputSize' || path === 'roiHeads.maskRoiPool.outputSize') return 'architecture';
+  if (/^roiHeads\.(box|mask|keypoint)RoiPool\.outputSize$/.test(path)) return 'architecture';
   if (path.startsWith('roiHeads.boxRoiPool.')) return 'boxRoiPool';
   if (path.startsWith('roiHeads.boxCoderWeights') || path === 'roiHeads.bboxXformClip' || path.startsWith('roiHeads.postprocess.')) return 'detections';
   if (path.startsWith('roiHeads.maskRoiPool.')) return 'maskRoiPool';
   if (path === 'roiHeads.maskThreshold' || path === 'roiHeads.maskPaste' || path === 'roiHeads.maskLoss') return 'paste';
-  if (path === 'backbone.frozenBnEps') return 'architecture';
+  if (path.startsWith('roiHeads.keypointRoiPool.')) return 'keypointRoiPool';
   return 'architecture';
 }
 
-/** The first stage to recompute when going from config `a` to `b`, or `null` when nothing changes. */
-export function firstAffectedStage(a: MaskRcnnConfig, b: MaskRcnnConfig): StageName | null {
-  let first: number = STAGES.length;
+/**
+ * The stages to recompute when going from config `a` to `b`: those the changed fields affect and
+ * everything downstream of them in the figure's graph, in order (a head brings its pooling stage).
+ * Throws a ConfigError for a field that changes the network's shapes or weights.
+ */
+export function affectedStages(a: MaskRcnnConfig, b: MaskRcnnConfig): StageName[] {
+  const todo = new Set<StageName>();
   for (const path of changedPaths(a, b)) {
     const stage = firstStageOf(path);
     if (stage === 'none') continue;
@@ -195,17 +262,17 @@ export function firstAffectedStage(a: MaskRcnnConfig, b: MaskRcnnConfig): StageN
           'create a new model with createMaskRcnn(weights, config) instead',
       );
     }
-    first = Math.min(first, STAGES.indexOf(stage));
+    todo.add(stage);
   }
-  return first === STAGES.length ? null : STAGES[first]!;
+  for (const s of STAGES) if (INPUTS[s].some((input) => todo.has(input))) todo.add(s);
+  for (const [head, pool] of Object.entries(POOL_OF)) if (todo.has(head as StageName)) todo.add(pool);
+  const run = stagesOf(b);
+  return run.filter((s) => todo.has(s));
 }
 
-/** Wait until `t` is computed (on GPU backends too) by reading one value of it. */
-async function settle(t: tf.Tensor): Promise<void> {
-  if (t.size === 0) return;
-  const one = tf.tidy(() => tf.slice(tf.reshape(t, [-1]), 0, 1));
-  await one.data();
-  one.dispose();
+/** The first stage to recompute when going from config `a` to `b`, or `null` when nothing changes. */
+export function firstAffectedStage(a: MaskRcnnConfig, b: MaskRcnnConfig): StageName | null {
+  return affectedStages(a, b)[0] ?? null;
 }
 
 /** NHWC [1, h, w, C] (or [h, w, C] data) → CHW data. */
@@ -220,220 +287,158 @@ function hwcToChw(data: Float32Array, h: number, w: number, c: number): Float32A
   return out;
 }
 
+/** R × m × m × C (per-RoI NHWC) → R × C × m × m. */
+function roisHwcToChw(data: Float32Array, r: number, m: number, c: number): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let i = 0; i < r; i++) out.set(hwcToChw(data.subarray(i * m * m * c, (i + 1) * m * m * c), m, m, c), i * m * m * c);
+  return out;
+}
+
 async function tensorToChw(t: tf.Tensor4D): Promise<NdArray> {
   const [, h, w, c] = t.shape;
   return { shape: [c, h, w], data: hwcToChw((await t.data()) as Float32Array, h, w, c) };
 }
 
+/** Each stage's output, by stage. The tensors kept across stages are `Shared`. */
 interface State {
-  sizes?: Trace['sizes'];
-  input?: Shared<tf.Tensor4D>;
-  body?: Shared<tf.Tensor4D[]>;
-  fpnMaps?: Shared<tf.Tensor4D[]>;
-  bodyLevels?: PyramidLevel[];
-  fpnLevels?: PyramidLevel[];
-  rpn?: RpnLevel[];
-  proposals?: ProposalResult;
-  boxRoiPool?: PooledStage;
-  boxHead?: Trace['boxHead'];
-  detections?: DetectionResult;
-  maskRoiPool?: PooledStage;
-  maskHead?: Trace['maskHead'];
-  result?: Result;
+  transform: { input: Shared<tf.Tensor4D>; sizes: Trace['sizes'] };
+  backbone: { body: Shared<tf.Tensor4D[]>; levels: PyramidLevel[] };
+  fpn: { maps: Shared<tf.Tensor4D[]>; levels: PyramidLevel[] };
+  rpnHead: RpnLevel[];
+  anchors: Float32Array[];
+  proposals: ProposalResult;
+  boxRoiPool: PooledStage;
+  boxHead: BoxHeadData;
+  detections: DetectionResult;
+  maskRoiPool: PooledStage;
+  maskHead: MaskHeadData;
+  paste: Pick<Result, 'masks' | 'roiMasks'>;
+  keypointRoiPool: PooledStage;
+  keypointHead: KeypointHeadData;
+  keypoints: Pick<Result, 'keypoints' | 'keypointScores'>;
 }
+/** The outputs a trace holds: every stage of its model's branches, once it is built. */
+type StageOutputs = Partial<State>;
 
 /** Run the whole model on one image. */
 export async function runMaskRcnn(model: MaskRcnn, image: RgbImage, options: RunOptions = {}): Promise<Trace> {
-  return execute(model, image, model.config, 0, {}, options);
+  return execute(model, image, model.config, stagesOf(model.config), {}, options);
 }
 
 /**
  * Re-run `trace` with some config fields changed (a spec relative to the trace's config); only the
- * stages from the first affected one on are computed. The old trace stays valid; dispose both.
+ * stages downstream of the affected ones are computed. The old trace stays valid; dispose both.
  */
 export async function rerunMaskRcnn(model: MaskRcnn, trace: Trace, changes: MaskRcnnSpec, options: RunOptions = {}): Promise<Trace> {
   const config = toConfig(mergeSpecs(trace.config as MaskRcnnSpec, changes));
-  const first = firstAffectedStage(trace.config, config);
-  const from = first === null ? STAGES.length : STAGES.indexOf(first);
+  const todo = affectedStages(trace.config, config);
   const prev = (trace as TraceImpl).state;
-  const state: State = { ...prev };
-  // Tensors carried over are shared: take a reference on each.
-  state.input = from > 0 ? prev.input?.retain() : undefined;
-  state.body = from > 1 ? prev.body?.retain() : undefined;
-  state.fpnMaps = from > 2 ? prev.fpnMaps?.retain() : undefined;
-  return execute(model, trace.image, config, from, state, options);
+  const state: StageOutputs = { ...prev };
+  // Tensors carried over are shared: take a reference on each (a stage that re-runs makes its own).
+  if (!todo.includes('transform')) state.transform = { ...prev.transform!, input: prev.transform!.input.retain() };
+  if (!todo.includes('backbone')) state.backbone = { ...prev.backbone!, body: prev.backbone!.body.retain() };
+  if (!todo.includes('fpn')) state.fpn = { ...prev.fpn!, maps: prev.fpn!.maps.retain() };
+  return execute(model, trace.image, config, todo, state, options);
 }
 
-async function execute(model: MaskRcnn, image: RgbImage, config: MaskRcnnConfig, from: number, state: State, options: RunOptions): Promise<Trace> {
+/** A stage's output from this call or the trace it re-runs; a missing one is a bug in the graph above. */
+function need<K extends keyof State>(state: StageOutputs, stage: K): State[K] {
+  const v = state[stage];
+  if (v === undefined) throw new Error(`internal: stage ${stage} has no output to read (STAGES/INPUTS out of step)`);
+  return v as State[K];
+}
+
+async function execute(model: MaskRcnn, image: RgbImage, config: MaskRcnnConfig, todo: readonly StageName[], state: StageOutputs, options: RunOptions): Promise<Trace> {
   const { nets } = model;
+  const h = config.roiHeads;
   const timings: Partial<Record<StageName, number>> = {};
   const computed: StageName[] = [];
-  const timed = async <T>(stage: StageName, fn: () => Promise<T> | T): Promise<T> => {
+  const handed: tf.Tensor[] = []; // pooled features, from a pooling stage to its head (freed there, or on a failure)
+  /** Run `stage` if this call computes it, store its output and its time. */
+  const stage = async <K extends keyof State>(name: K, fn: () => Promise<State[K]> | State[K]): Promise<void> => {
+    if (!todo.includes(name)) return;
     const t0 = performance.now();
-    const out = await fn();
-    const ms = performance.now() - t0;
-    timings[stage] = ms;
-    computed.push(stage);
-    options.onStage?.(stage, ms);
-    return out;
+    state[name] = await fn();
+    timings[name] = performance.now() - t0;
+    computed.push(name);
+    options.onStage?.(name, timings[name]);
   };
-  const at = (stage: StageName) => STAGES.indexOf(stage) >= from;
+  /** A pooling stage: pool `boxes` from P2–P5, hand the features to the head, keep the levels. */
+  const pool = async (boxes: Float32Array, cfg: MaskRcnnConfig['roiHeads']['boxRoiPool']): Promise<PooledStage> => {
+    const p = await poolRoisSettled(need(state, 'fpn').maps.value.slice(0, 4), boxes, need(state, 'transform').sizes.resized, cfg);
+    handed.push(p.pooled);
+    return { levels: p.levels, scales: p.scales };
+  };
+  /** A head on the features its pooling stage just handed over, freed as soon as the head has run. */
+  const onPooled = async <T>(head: (pooled: tf.Tensor4D) => Promise<T>): Promise<T> => {
+    const p = handed.pop() as tf.Tensor4D;
+    try {
+      return await head(p);
+    } finally {
+      p.dispose();
+    }
+  };
   try {
-    if (at('transform')) {
-      await timed('transform', async () => {
-        const t = transformImage(image, config.transform);
-        state.input = new Shared(t.input);
-        const [, hp, wp] = t.input.shape;
-        state.sizes = { original: t.originalSize, resized: t.imageSize, padded: [hp, wp], scale: t.scale };
-        await settle(t.input);
-      });
-    }
-    const sizes = state.sizes!;
-    const stride = (t: tf.Tensor4D): [number, number] => [Math.floor(sizes.padded[0] / t.shape[1]), Math.floor(sizes.padded[1] / t.shape[2])];
-    const describe = (t: tf.Tensor4D, name: string): PyramidLevel => ({ name, shape: [t.shape[3], t.shape[1], t.shape[2]], stride: stride(t) });
-
-    if (at('backbone')) {
-      await timed('backbone', async () => {
-        const c = resnetBody(nets.backbone, state.input!.value);
-        state.body = new Shared([c.c2, c.c3, c.c4, c.c5]);
-        state.bodyLevels = state.body.value.map((t, i) => describe(t, `body_c${i + 2}`));
-        await settle(c.c5);
-      });
-    }
-    if (at('fpn')) {
-      await timed('fpn', async () => {
-        const [c2, c3, c4, c5] = state.body!.value as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
-        const maps = fpn(nets.fpn, { c2, c3, c4, c5 });
-        state.fpnMaps = new Shared(maps);
-        state.fpnLevels = maps.map((t, i) => describe(t, i < 4 ? `fpn_${i}` : 'fpn_pool'));
-        await settle(maps[maps.length - 1]!);
-      });
-    }
-    const maps = state.fpnMaps!.value;
-    if (at('rpnHead')) {
-      await timed('rpnHead', async () => {
-        const head = rpnHead(nets.rpnHead, maps);
-        try {
-          const levels: RpnLevel[] = [];
-          for (const [i, o] of head.objectness.entries()) {
-            const d = head.deltas[i]!;
-            levels.push({
-              size: [o.shape[1], o.shape[2]],
-              stride: stride(o),
-              numAnchors: o.shape[3],
-              // [1, h, w, A] → (y, x, a); [1, h, w, 4A] → (y, x, a, 4)
-              objectness: (await o.data()) as Float32Array,
-              deltas: (await d.data()) as Float32Array,
-              anchors: new Float32Array(0),
-            });
-          }
-          state.rpn = levels;
-        } finally {
-          tf.dispose([...head.objectness, ...head.deltas]);
-        }
-      });
-    }
-    if (at('anchors')) {
-      await timed('anchors', () => {
-        const { anchors } = gridAnchors(sizes.padded, state.rpn!.map((l) => l.size), config.anchors);
-        state.rpn = state.rpn!.map((l, i) => ({ ...l, anchors: anchors[i]! }));
-      });
-    }
-    const rpn = state.rpn!;
-    if (at('proposals')) {
-      await timed('proposals', () => {
-        state.proposals = filterProposals(
-          rpn.map((l) => l.objectness),
-          rpn.map((l) => l.deltas),
-          rpn.map((l) => l.anchors),
-          sizes.resized,
-          config.rpn,
-        );
-      });
-    }
-    const headMaps = maps.slice(0, 4);
-    let boxPooled: tf.Tensor4D | undefined;
-    try {
-      if (at('boxRoiPool')) {
-        await timed('boxRoiPool', async () => {
-          const p = poolRois(headMaps, state.proposals!.boxes, sizes.resized, config.roiHeads.boxRoiPool);
-          boxPooled = p.pooled;
-          state.boxRoiPool = { levels: p.levels, scales: p.scales };
-          await settle(p.pooled);
-        });
-      }
-      if (at('boxHead')) {
-        // boxRoiPool ran in this call too (a box head never re-runs alone).
-        await timed('boxHead', async () => {
-          const out = boxHead(nets.boxHead, boxPooled!);
-          try {
-            state.boxHead = {
-              numRois: out.classLogits.shape[0],
-              classLogits: (await out.classLogits.data()) as Float32Array,
-              boxRegression: (await out.boxRegression.data()) as Float32Array,
-            };
-          } finally {
-            tf.dispose([out.classLogits, out.boxRegression]);
-          }
-        });
-      }
-    } finally {
-      boxPooled?.dispose();
-    }
-    if (at('detections')) {
-      await timed('detections', () => {
-        const h = config.roiHeads;
-        state.detections = postprocessDetections(
-          state.boxHead!.classLogits,
-          state.boxHead!.boxRegression,
-          state.proposals!.boxes,
-          sizes.resized,
-          config.numClasses,
-          h.postprocess,
-          new BoxCoder(h.boxCoderWeights, h.bboxXformClip),
-        );
-      });
-    }
-    let maskPooled: tf.Tensor4D | undefined;
-    try {
-      if (at('maskRoiPool')) {
-        await timed('maskRoiPool', async () => {
-          const p = poolRois(headMaps, state.detections!.boxes, sizes.resized, config.roiHeads.maskRoiPool);
-          maskPooled = p.pooled;
-          state.maskRoiPool = { levels: p.levels, scales: p.scales };
-          await settle(p.pooled);
-        });
-      }
-      if (at('maskHead')) {
-        await timed('maskHead', async () => {
-          const logits = maskHead(nets.maskHead, maskPooled!);
-          try {
-            state.maskHead = { maskLogits: (await logits.data()) as Float32Array, size: logits.shape[1] };
-          } finally {
-            logits.dispose();
-          }
-        });
-      }
-    } finally {
-      maskPooled?.dispose();
-    }
-    if (at('paste')) {
-      await timed('paste', () => {
-        state.result = paste(state.detections!, state.maskHead!, sizes, config);
-      });
-    }
+    await stage('transform', async () => {
+      const t = transformImage(image, config.transform);
+      await settle(t.input);
+      const [, hp, wp] = t.input.shape;
+      return { input: new Shared(t.input), sizes: { original: t.originalSize, resized: t.imageSize, padded: [hp, wp] as Size, scale: t.scale } };
+    });
+    const padded = need(state, 'transform').sizes.padded;
+    await stage('backbone', async () => {
+      const c = resnetBody(nets.backbone, need(state, 'transform').input.value);
+      await settle(c.c5);
+      return { body: new Shared([c.c2, c.c3, c.c4, c.c5]), levels: pyramidLevels([c.c2, c.c3, c.c4, c.c5], padded, (i) => `body_c${i + 2}`) };
+    });
+    await stage('fpn', async () => {
+      const [c2, c3, c4, c5] = need(state, 'backbone').body.value as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+      const maps = fpn(nets.fpn, { c2, c3, c4, c5 });
+      await settle(maps[4]);
+      return { maps: new Shared(maps), levels: pyramidLevels(maps, padded, (i) => (i < 4 ? `fpn_${i}` : 'fpn_pool')) };
+    });
+    await stage('rpnHead', () => readRpnLevels(rpnHead(nets.rpnHead, need(state, 'fpn').maps.value), padded));
+    await stage('anchors', () => gridAnchors(padded, need(state, 'rpnHead').map((l) => l.size), config.anchors).anchors);
+    await stage('proposals', () => {
+      const levels = need(state, 'rpnHead');
+      return filterProposals(levels.map((l) => l.objectness), levels.map((l) => l.deltas), need(state, 'anchors'), need(state, 'transform').sizes.resized, config.rpn);
+    });
+    await stage('boxRoiPool', () => pool(need(state, 'proposals').boxes, h.boxRoiPool));
+    await stage('boxHead', () => onPooled((p) => boxHeadData(nets.boxHead, p)));
+    await stage('detections', () => {
+      const head = need(state, 'boxHead');
+      const coder = new BoxCoder(h.boxCoderWeights, h.bboxXformClip);
+      return postprocessDetections(head.classLogits, head.boxRegression, need(state, 'proposals').boxes, need(state, 'transform').sizes.resized, config.numClasses, h.postprocess, coder);
+    });
+    await stage('maskRoiPool', () => pool(need(state, 'detections').boxes, h.maskRoiPool));
+    await stage('maskHead', () => onPooled((p) => maskHeadData(nets.maskHead!, p)));
+    await stage('paste', () => paste(need(state, 'detections'), need(state, 'maskHead'), need(state, 'transform').sizes, config));
+    await stage('keypointRoiPool', () => pool(need(state, 'detections').boxes, h.keypointRoiPool));
+    await stage('keypointHead', () => onPooled((p) => keypointHeadData(nets.keypointHead!, p)));
+    await stage('keypoints', () => keypoints(need(state, 'detections'), need(state, 'keypointHead'), need(state, 'transform').sizes));
   } catch (e) {
     // Nothing this call created outlives a failure.
-    state.input?.release();
-    state.body?.release();
-    state.fpnMaps?.release();
+    state.transform?.input.release();
+    state.backbone?.body.release();
+    state.fpn?.maps.release();
     throw e;
+  } finally {
+    tf.dispose(handed);
   }
   return new TraceImpl(config, image, state, timings, computed);
 }
 
+/** Name, CHW shape and stride of each pyramid level. */
+function pyramidLevels(maps: readonly tf.Tensor4D[], padded: Size, name: (i: number) => string): PyramidLevel[] {
+  return maps.map((t, i) => ({
+    name: name(i),
+    shape: [t.shape[3], t.shape[1], t.shape[2]],
+    stride: [Math.floor(padded[0] / t.shape[1]), Math.floor(padded[1] / t.shape[2])],
+  }));
+}
+
 /** The predicted class's mask probabilities, pasted into the original image (torchvision paste_masks_in_image, or the exact paste). */
-function paste(det: DetectionResult, head: Trace['maskHead'], sizes: Trace['sizes'], config: MaskRcnnConfig): Result {
+function paste(det: DetectionResult, head: MaskHeadData, sizes: Trace['sizes'], config: MaskRcnnConfig): State['paste'] {
   const count = det.labels.length;
   const m = head.size;
   // maskLogits: [D, m, m, K] → probabilities (sigmoid or softmax) → the label's channel, [D, m, m]
@@ -441,8 +446,16 @@ function paste(det: DetectionResult, head: Trace['maskHead'], sizes: Trace['size
   const boxes = resizeBoxes(det.boxes, sizes.resized, sizes.original);
   const options: PasteOptions = { mode: config.roiHeads.maskPaste, scale: pasteScale(sizes) };
   const masks = Array.from({ length: count }, (_, d) => pasteMaskRegion(roiMasks, d * m * m, m, boxes.subarray(4 * d, 4 * d + 4), sizes.original, options));
-  return { boxes, labels: det.labels, scores: det.scores, masks, roiMasks };
+  return { masks, roiMasks };
 }
+
+/** torchvision `keypointrcnn_inference` on the detections (resized image), then `resize_keypoints` to the original image. */
+function keypoints(det: DetectionResult, head: KeypointHeadData, sizes: Trace['sizes']): State['keypoints'] {
+  const decoded = heatmapsToKeypoints(head.logits, det.boxes, head.size, head.numKeypoints);
+  return { keypoints: resizeKeypoints(decoded.keypoints, sizes.resized, sizes.original), keypointScores: decoded.scores };
+}
+
+const NO_POOL: PooledStage = { levels: new Int32Array(0), scales: [] };
 
 class TraceImpl implements Trace {
   readonly sizes: Trace['sizes'];
@@ -451,40 +464,58 @@ class TraceImpl implements Trace {
   readonly rpn: RpnLevel[];
   readonly proposals: ProposalResult;
   readonly boxRoiPool: PooledStage;
-  readonly boxHead: Trace['boxHead'];
+  readonly boxHead: BoxHeadData;
   readonly detections: DetectionResult;
   readonly maskRoiPool: PooledStage;
-  readonly maskHead: Trace['maskHead'];
+  readonly maskHead: MaskHeadData;
+  readonly keypointRoiPool: PooledStage;
+  readonly keypointHead: KeypointHeadData;
   readonly result: Result;
   private disposed = false;
 
   constructor(
     readonly config: MaskRcnnConfig,
     readonly image: RgbImage,
-    readonly state: State,
+    readonly state: StageOutputs,
     readonly timings: Partial<Record<StageName, number>>,
     readonly computed: StageName[],
   ) {
-    this.sizes = state.sizes!;
-    this.body = state.bodyLevels!;
-    this.fpn = state.fpnLevels!;
-    this.rpn = state.rpn!;
-    this.proposals = state.proposals!;
-    this.boxRoiPool = state.boxRoiPool!;
-    this.boxHead = state.boxHead!;
-    this.detections = state.detections!;
-    this.maskRoiPool = state.maskRoiPool!;
-    this.maskHead = state.maskHead!;
-    this.result = state.result!;
+    this.sizes = need(state, 'transform').sizes;
+    this.body = need(state, 'backbone').levels;
+    this.fpn = need(state, 'fpn').levels;
+    const anchors = need(state, 'anchors');
+    this.rpn = need(state, 'rpnHead').map((l, i) => ({ ...l, anchors: anchors[i]! }));
+    this.proposals = need(state, 'proposals');
+    this.boxRoiPool = need(state, 'boxRoiPool');
+    this.boxHead = need(state, 'boxHead');
+    this.detections = need(state, 'detections');
+    const { maskBranch, keypointBranch } = config.roiHeads;
+    this.maskRoiPool = maskBranch ? need(state, 'maskRoiPool') : NO_POOL;
+    this.maskHead = maskBranch ? need(state, 'maskHead') : { maskLogits: new Float32Array(0), size: 0 };
+    this.keypointRoiPool = keypointBranch ? need(state, 'keypointRoiPool') : NO_POOL;
+    this.keypointHead = keypointBranch ? need(state, 'keypointHead') : { logits: new Float32Array(0), size: 0, numKeypoints: 0 };
+    const det = this.detections;
+    this.result = {
+      boxes: resizeBoxes(det.boxes, this.sizes.resized, this.sizes.original),
+      labels: det.labels,
+      scores: det.scores,
+      ...(maskBranch ? need(state, 'paste') : { masks: [], roiMasks: new Float32Array(0) }),
+      ...(keypointBranch ? need(state, 'keypoints') : { keypoints: new Float32Array(0), keypointScores: new Float32Array(0) }),
+    };
   }
 
   async dump(name: DumpName): Promise<NdArray> {
     if (this.disposed) throw new Error(`trace.dump('${name}'): this trace was disposed; keep it until you have read its dumps`);
+    const known = [...dumpNamesOf(this.config), ...EXTRA_DUMP_NAMES] as string[];
+    if (!known.includes(name)) {
+      const why = [...DUMP_NAMES, ...KEYPOINT_DUMP_NAMES].includes(name as never) ? 'this model has no such branch; its dumps are' : 'known';
+      throw new Error(`trace.dump: unknown stage '${name}'; ${why}: ${known.join(', ')}`);
+    }
     const s = this.state;
     const rpnMatch = /^rpn_(objectness|deltas)_(\d)$/.exec(name);
-    if (name === 'input') return tensorToChw(s.input!.value);
-    if (name.startsWith('body_c')) return tensorToChw(s.body!.value[Number(name.slice(6)) - 2]!);
-    if (name.startsWith('fpn_')) return tensorToChw(s.fpnMaps!.value[name === 'fpn_pool' ? 4 : Number(name.slice(4))]!);
+    if (name === 'input') return tensorToChw(need(s, 'transform').input.value);
+    if (name.startsWith('body_c')) return tensorToChw(need(s, 'backbone').body.value[Number(name.slice(6)) - 2]!);
+    if (name.startsWith('fpn_')) return tensorToChw(need(s, 'fpn').maps.value[name === 'fpn_pool' ? 4 : Number(name.slice(4))]!);
     if (rpnMatch) {
       const level = this.rpn[Number(rpnMatch[2])]!;
       const [h, w] = level.size;
@@ -495,30 +526,34 @@ class TraceImpl implements Trace {
     }
     const k = this.config.numClasses;
     const d = this.result.labels.length;
+    const kp = this.keypointHead.numKeypoints;
     switch (name) {
       case 'proposals': return { shape: [this.proposals.boxes.length / 4, 4], data: this.proposals.boxes };
       case 'class_logits': return { shape: [this.boxHead.numRois, k], data: this.boxHead.classLogits };
       case 'box_regression': return { shape: [this.boxHead.numRois, 4 * k], data: this.boxHead.boxRegression };
       case 'mask_logits': {
         const m = this.maskHead.size;
-        // [D, m, m, K] → [D, K, m, m]
-        const out = new Float32Array(this.maskHead.maskLogits.length);
-        for (let i = 0; i < d; i++) out.set(hwcToChw(this.maskHead.maskLogits.subarray(i * m * m * k, (i + 1) * m * m * k), m, m, k), i * m * m * k);
-        return { shape: [d, k, m, m], data: out };
+        return { shape: [d, k, m, m], data: roisHwcToChw(this.maskHead.maskLogits, d, m, k) }; // [D, m, m, K] → [D, K, m, m]
+      }
+      case 'keypoint_logits': {
+        const m = this.keypointHead.size;
+        return { shape: [d, kp, m, m], data: roisHwcToChw(this.keypointHead.logits, d, m, kp) }; // [D, m, m, Kp] → [D, Kp, m, m]
       }
       case 'boxes': return { shape: [d, 4], data: this.result.boxes };
       case 'labels': return { shape: [d], data: Float32Array.from(this.result.labels) };
       case 'scores': return { shape: [d], data: this.result.scores };
       case 'masks': return { shape: [d, 1, this.sizes.original[0], this.sizes.original[1]], data: regionsToPlanes(this.result.masks, this.sizes.original) };
+      case 'keypoints': return { shape: [d, kp, 3], data: this.result.keypoints };
+      case 'keypoints_scores': return { shape: [d, kp], data: this.result.keypointScores };
     }
-    throw new Error(`trace.dump: unknown stage '${name}'; known: ${[...DUMP_NAMES, ...EXTRA_DUMP_NAMES].join(', ')}`);
+    throw new Error(`trace.dump: unknown stage '${name}'`);
   }
 
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.state.input?.release();
-    this.state.body?.release();
-    this.state.fpnMaps?.release();
+    this.state.transform?.input.release();
+    this.state.backbone?.body.release();
+    this.state.fpn?.maps.release();
   }
 }

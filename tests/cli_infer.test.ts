@@ -133,9 +133,16 @@ describe('npm run infer on a tiny checkpoint', () => {
     await expect(main(['--weights', weights, '--image', path, ...TINY_FLAGS])).rejects.toThrow(message);
   });
 
-  it('infer with a checkpoint of another architecture names the first mismatching tensor and what to do', async () => {
-    // The tiny checkpoint against torchvision's default R50 config.
-    await expect(main(['--weights', weights, '--image', photo, '--quiet'])).rejects.toThrow(/backbone\.body\.[\w.]+.*\[.*\].*\[.*\]/s);
+  it('infer reads a checkpoint\'s architecture from its shapes, as the site does: the tiny 5-class R18 runs with no architecture flag', async () => {
+    const out = join(dir, 'inferred.json');
+    expect(await main(['--weights', weights, '--image', photo, '--min-size', '96', '--max-size', '128', '--out', out, '--quiet'])).toBe(0);
+    const result = JSON.parse(readFileSync(out, 'utf8')) as { config: { numClasses: number; backbone: { depth: number; baseWidth: number }; fpn: { outChannels: number } } };
+    expect([result.config.numClasses, result.config.backbone.depth, result.config.backbone.baseWidth, result.config.fpn.outChannels]).toEqual([5, 18, 8, 16]);
+  });
+
+  it('infer with an architecture flag the checkpoint contradicts names the first mismatching tensor and what to do', async () => {
+    await expect(main(['--weights', weights, '--image', photo, '--backbone.depth', '50', '--quiet'])).rejects.toThrow(/backbone\.body\.[\w.]+.*\[.*\].*\[.*\]/s);
+    await expect(main(['--weights', weights, '--image', photo, '--num-classes', '91', '--quiet'])).rejects.toThrow(/numClasses: 5/);
   });
 
   it('infer with a truncated checkpoint says it is truncated', async () => {

@@ -22,7 +22,7 @@ import { COCO_CATEGORIES } from '../src/coco.ts';
 import { type MaskRcnnSpec, toConfig } from '../src/config.ts';
 import { SCENE_CLASSES } from '../src/data/shapes.ts';
 import { createMaskRcnn, runMaskRcnn } from '../src/model.ts';
-import { inferArchitecture, shapesOf } from '../src/site/infer_arch.ts';
+import { inferArchitecture, shapesOf } from '../src/weights/infer_arch.ts';
 import { CHECKPOINT_PRESETS, checkpointWeights, classNamesFor } from '../src/site/models.ts';
 import type { ModelIndexEntry } from '../src/site/model_index.ts';
 import { expectedShapes, loadCheckpoint, writeSafetensors } from '../src/weights/index.ts';
@@ -105,7 +105,7 @@ describe('inferArchitecture on hand-built shape maps', () => {
     const classifier = new Map([['conv1.weight', [64, 3, 7, 7]], ['bn1.weight', [64]], ['fc.weight', [1000, 512]], ['fc.bias', [1000]]]);
     expect(() => inferArchitecture(classifier)).toThrow(/checkpoint has no backbone\.body\.conv1\.weight: this looks like an ImageNet ResNet classifier/);
     const faster = without(shapesFor(TINY), (n) => n.startsWith('roi_heads.mask_'));
-    expect(() => inferArchitecture(faster)).toThrow(/no roi_heads\.mask_head\.0\.0\.weight: this looks like a Faster R-CNN checkpoint \(no mask branch\)/);
+    expect(() => inferArchitecture(faster)).toThrow(/no roi_heads\.mask_head\.0\.0\.weight: this looks like a Faster R-CNN checkpoint \(no mask or keypoint branch\)/);
     const mobile = new Map([['backbone.body.features.0.0.weight', [16, 3, 3, 3]], ['roi_heads.box_head.fc6.weight', [1024, 12544]]]);
     expect(() => inferArchitecture(mobile)).toThrow(/MobileNet backbone; this site runs ResNet-FPN Mask R-CNN checkpoints only/);
     expect(() => inferArchitecture(new Map())).toThrow(/holds no tensors/);

@@ -303,7 +303,7 @@ describe.runIf(hasChromium())('the built site in chromium (WebGPU on SwiftShader
       const whole = writeSafetensors(defaultWeights);
       expect(await pick('cut.safetensors', whole.subarray(0, whole.length >> 1))).toMatch(/^cut\.safetensors: .*(truncated|corrupt)/);
       const faster = new Map([...defaultWeights].filter(([n]) => !n.startsWith('roi_heads.mask_')));
-      expect(await pick('faster.safetensors', writeSafetensors(faster))).toMatch(/^faster\.safetensors: checkpoint has no roi_heads\.mask_head\.0\.0\.weight: this looks like a Faster R-CNN checkpoint \(no mask branch\)/);
+      expect(await pick('faster.safetensors', writeSafetensors(faster))).toMatch(/^faster\.safetensors: checkpoint has no roi_heads\.mask_head\.0\.0\.weight: this looks like a Faster R-CNN checkpoint \(no mask or keypoint branch\)/);
       expect(await page.locator('#model-select').inputValue(), 'the picker shows the model still in use').toBe(model.id);
       await page.screenshot({ path: join(SHOTS, 'chapter-1-checkpoint-error.png'), fullPage: false });
 

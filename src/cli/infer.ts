@@ -12,11 +12,11 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { mergeSpecs, toConfig } from '../config.ts';
-import { COCO_CATEGORIES } from '../coco.ts';
+import { COCO_CATEGORIES, COCO_PERSON_CATEGORIES, COCO_PERSON_KEYPOINT_NAMES } from '../coco.ts';
 import { decodeImage } from '../io/image.ts';
 import { encodeNpy } from '../io/npy.ts';
 import { encodeRegionRle } from '../io/rle.ts';
-import { DUMP_NAMES, type Trace, createMaskRcnn, runMaskRcnn } from '../model.ts';
+import { type Trace, createMaskRcnn, dumpNamesOf, runMaskRcnn } from '../model.ts';
 import { type Backend, useBackend } from '../node/backend.ts';
 import { loadWeightsFile } from './weights_file.ts';
 import { UsageError, parseArgs, runIfMain } from './args.ts';
@@ -28,7 +28,8 @@ const USAGE = `usage: npm run infer -- (--weights FILE | --model NAME) --image F
   --model NAME       a shipped model: public/models/NAME/model.json (e.g. default, roipool)
   --image FILE       PNG or JPEG
   --out FILE         write the detections and timings as JSON (default: print a summary only)
-  --dump-stages DIR  write every stage (input, fpn_*, rpn_*, proposals, class_logits, …, masks) as .npy
+  --dump-stages DIR  write every stage (input, fpn_*, rpn_*, proposals, class_logits, …, masks; a keypoint
+                     model: keypoint_logits, keypoints, keypoints_scores instead of the mask dumps) as .npy
   --backend NAME     tfjs backend: wasm (default), cpu or webgpu
 config fields: torchvision keywords (--min-size 320 --box-score-thresh 0.05 --rpn-post-nms-top-n-test 1000)
 or dotted config paths (--roi-heads.box-roi-pool.sampling-ratio 0), see src/config.ts`;
@@ -40,16 +41,20 @@ export interface InferOptions {
   modelsDir?: string;
 }
 
-/** The classNames of a shipped model's about.json beside its model.json, when it has them. */
-function aboutClassNames(manifestPath: string): string[] | undefined {
+/** The names a shipped model's about.json (beside its model.json) gives its classes and keypoints, when it has them. */
+function aboutNames(manifestPath: string): { classNames?: string[]; keypointNames?: string[] } {
   const path = join(dirname(manifestPath), 'about.json');
-  if (!existsSync(path)) return undefined;
+  if (!existsSync(path)) return {};
+  let about: { classNames?: unknown; keypointNames?: unknown };
   try {
-    const about = JSON.parse(readFileSync(path, 'utf8')) as { classNames?: unknown };
-    return Array.isArray(about.classNames) && about.classNames.every((n) => typeof n === 'string') ? (about.classNames as string[]) : undefined;
+    about = JSON.parse(readFileSync(path, 'utf8')) as typeof about;
   } catch (e) {
     throw new UsageError(`${path} is not valid JSON (${(e as Error).message}); fix or delete it`);
   }
+  const strings = (v: unknown) => (Array.isArray(v) && v.every((n) => typeof n === 'string') ? (v as string[]) : undefined);
+  const classNames = strings(about.classNames);
+  const keypointNames = strings(about.keypointNames);
+  return { ...(classNames ? { classNames } : {}), ...(keypointNames ? { keypointNames } : {}) };
 }
 
 export interface Detection {
@@ -57,28 +62,56 @@ export interface Detection {
   label: number;
   name?: string;
   score: number;
-  mask: { size: [number, number]; counts: string };
+  /** COCO RLE of the mask above roiHeads.maskThreshold (a model with a mask branch). */
+  mask?: { size: [number, number]; counts: string };
+  /** Per keypoint [x, y, score] in original-image pixels (a model with a keypoint branch); the score is torchvision's `keypoints_scores`. */
+  keypoints?: [number, number, number][];
+  /** Per keypoint the visibility torchvision returns (its third keypoint column, always 1). */
+  keypointsVisibility?: number[];
+}
+
+/** Class and keypoint names of a model: the given ones when they fit, else COCO's for torchvision's COCO layouts. */
+export function namesOf(config: Trace['config'], given: { classNames?: readonly string[]; keypointNames?: readonly string[] } = {}): {
+  classNames?: readonly string[];
+  keypointNames?: readonly string[];
+} {
+  const k = config.numClasses;
+  const kp = config.roiHeads.keypointBranch ? config.roiHeads.keypointPredictor.numKeypoints : 0;
+  const classNames =
+    given.classNames?.length === k ? given.classNames
+    : k === COCO_CATEGORIES.length ? COCO_CATEGORIES
+    : kp === COCO_PERSON_KEYPOINT_NAMES.length && k === COCO_PERSON_CATEGORIES.length ? COCO_PERSON_CATEGORIES
+    : undefined;
+  const keypointNames = kp === 0 ? undefined : given.keypointNames?.length === kp ? given.keypointNames : kp === COCO_PERSON_KEYPOINT_NAMES.length ? COCO_PERSON_KEYPOINT_NAMES : undefined;
+  return { ...(classNames ? { classNames } : {}), ...(keypointNames ? { keypointNames } : {}) };
 }
 
 /**
- * The detections of a trace as JSON-ready records (masks thresholded and RLE-encoded), named by
- * `classNames` when it has one name per class, else by COCO's for 91-class models.
+ * The detections of a trace as JSON-ready records (masks thresholded and RLE-encoded, keypoints as
+ * [x, y, score]), named by `classNames` when it has one name per class.
  */
 export function detectionsOf(trace: Trace, classNames?: readonly string[]): Detection[] {
-  const { boxes, labels, scores, masks } = trace.result;
+  const { boxes, labels, scores, masks, keypoints, keypointScores } = trace.result;
   const [h, w] = trace.sizes.original;
-  const threshold = trace.config.roiHeads.maskThreshold;
-  const names =
-    classNames?.length === trace.config.numClasses ? classNames : trace.config.numClasses === COCO_CATEGORIES.length ? COCO_CATEGORIES : undefined;
+  const { maskBranch, keypointBranch, maskThreshold } = trace.config.roiHeads;
+  const kp = trace.keypointHead.numKeypoints;
+  const names = namesOf(trace.config, classNames ? { classNames } : {}).classNames;
   return Array.from(labels, (label, d) => {
     const box = Array.from(boxes.subarray(d * 4, d * 4 + 4)) as Detection['box'];
+    const points = Array.from({ length: keypointBranch ? kp : 0 }, (_, k) => (d * kp + k) * 3);
     return {
       box,
       label,
       ...(names ? { name: names[label]! } : {}),
       score: scores[d]!,
       // torchvision's references binarize with `masks > 0.5`
-      mask: encodeRegionRle(masks[d]!, threshold, h, w),
+      ...(maskBranch ? { mask: encodeRegionRle(masks[d]!, maskThreshold, h, w) } : {}),
+      ...(keypointBranch
+        ? {
+            keypoints: points.map((o, k) => [keypoints[o]!, keypoints[o + 1]!, keypointScores[d * kp + k]!] as [number, number, number]),
+            keypointsVisibility: points.map((o) => keypoints[o + 2]!),
+          }
+        : {}),
     };
   });
 }
@@ -95,7 +128,7 @@ export async function main(argv: readonly string[], options: InferOptions = {}):
     throw new UsageError(`give --image and exactly one of --weights FILE or --model NAME\n${USAGE}`);
   }
   const weightsPath = modelName !== undefined ? resolveModel(modelName, options.modelsDir) : flags.get('weights')!;
-  const classNames = modelName !== undefined ? aboutClassNames(weightsPath) : undefined;
+  const given = modelName !== undefined ? aboutNames(weightsPath) : {};
   const backend = (flags.get('backend') ?? 'wasm') as Backend;
   if (!['wasm', 'cpu', 'webgpu'].includes(backend)) throw new UsageError(`--backend ${backend}: expected wasm, cpu or webgpu`);
   const quiet = flags.has('quiet');
@@ -105,8 +138,10 @@ export async function main(argv: readonly string[], options: InferOptions = {}):
 
   const image = decodeImage(readFileSync(imagePath), imagePath);
   log(`[infer] image ${imagePath}: ${image.width}×${image.height}`);
-  const { stateDict, spec: savedSpec } = await loadWeightsFile(weightsPath);
+  const { stateDict, spec: savedSpec, inferred } = await loadWeightsFile(weightsPath);
+  if (inferred !== undefined) log(`[infer] architecture from the checkpoint's shapes: ${inferred}`);
   const config = toConfig(mergeSpecs(savedSpec ?? {}, spec));
+  const names = namesOf(config, given);
   await useBackend(backend);
   log(`[infer] backend ${tf.getBackend()}, ${stateDict.size} tensors from ${weightsPath}`);
   const t0 = performance.now();
@@ -117,7 +152,7 @@ export async function main(argv: readonly string[], options: InferOptions = {}):
     onStage: (stage, ms) => log(`[infer] ${stage.padEnd(12)} ${ms.toFixed(1).padStart(9)} ms`),
   });
   try {
-    const detections = detectionsOf(trace, classNames);
+    const detections = detectionsOf(trace, names.classNames);
     const totalMs = Object.values(trace.timings).reduce((a, b) => a + b, 0);
     log(`[infer] ${trace.proposals.boxes.length / 4} proposals, ${detections.length} detections, ${totalMs.toFixed(0)} ms`);
     for (const d of detections.slice(0, 10)) {
@@ -131,6 +166,7 @@ export async function main(argv: readonly string[], options: InferOptions = {}):
         backend: tf.getBackend(),
         sizes: trace.sizes,
         config: trace.config,
+        ...(names.keypointNames ? { keypointNames: names.keypointNames } : {}),
         detections,
         timings: { modelLoad: loadMs, ...trace.timings, total: totalMs },
       };
@@ -140,11 +176,12 @@ export async function main(argv: readonly string[], options: InferOptions = {}):
     const dumpDir = flags.get('dumpStages');
     if (dumpDir) {
       mkdirSync(dumpDir, { recursive: true });
-      for (const name of DUMP_NAMES) {
+      const dumps = dumpNamesOf(trace.config);
+      for (const name of dumps) {
         const nd = await trace.dump(name);
         writeFileSync(join(dumpDir, `${name}.npy`), encodeNpy(nd.shape, nd.data, name === 'labels' ? 'int64' : 'float32'));
       }
-      log(`[infer] wrote ${DUMP_NAMES.length} stage dumps to ${dumpDir}`);
+      log(`[infer] wrote ${dumps.length} stage dumps to ${dumpDir}`);
     }
   } finally {
     trace.dispose();

@@ -1,14 +1,22 @@
-/** Node side of weight loading: a checkpoint file, or a converted model (model.json + shards). */
+/**
+ * Node side of weight loading: a checkpoint file, or a converted model (model.json + shards). A
+ * checkpoint carries no config, so its architecture (ResNet depth and width, FPN channels, classes,
+ * head sizes, which branches, keypoint count) is read from its tensors' shapes, as the site does
+ * (src/weights/infer_arch.ts); config fields given on the command line are laid over it.
+ */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { MaskRcnnSpec } from '../config.ts';
 import type { StateDict } from '../types.ts';
 import { readCheckpoint, readShards } from '../weights/index.ts';
+import { inferArchitecture, shapesOf } from '../weights/infer_arch.ts';
 
 export interface LoadedWeights {
   stateDict: StateDict;
-  /** The config a converted model was saved with, if any. */
+  /** The config a converted model was saved with, or the architecture a checkpoint's shapes imply. */
   spec?: MaskRcnnSpec;
+  /** For a checkpoint: one line describing the architecture read from its shapes. */
+  inferred?: string;
 }
 
 export async function loadWeightsFile(path: string): Promise<LoadedWeights> {
@@ -26,5 +34,13 @@ export async function loadWeightsFile(path: string): Promise<LoadedWeights> {
     const stateDict = await readShards(manifest, async (name: string) => new Uint8Array(readFileSync(join(dir, name))));
     return manifest.config ? { stateDict, spec: manifest.config } : { stateDict };
   }
-  return { stateDict: readCheckpoint(new Uint8Array(readFileSync(path)), path) };
+  const stateDict = readCheckpoint(new Uint8Array(readFileSync(path)), path);
+  try {
+    const arch = inferArchitecture(shapesOf(stateDict));
+    return { stateDict, spec: arch.spec, inferred: arch.summary };
+  } catch {
+    // Shapes this reader does not know (e.g. other anchor counts): the config given decides, and
+    // validateStateDict names what does not fit.
+    return { stateDict };
+  }
 }

@@ -27,6 +27,7 @@ export const CHAPTERS: readonly Chapter[] = [
   { n: 10, slug: 'paste', title: 'Paste-back', summary: '28×28 → the box → threshold.', ready: true },
   { n: 11, slug: 'training', title: 'Training', summary: 'The multi-task loss, live.', ready: true },
   { n: 12, slug: 'ablation', title: 'Ablation', summary: 'RoIPool vs RoIAlign models side by side.', ready: true },
+  { n: 13, slug: 'keypoints', title: 'Keypoints', summary: 'The same machinery, K one-hot masks: human pose.', ready: false },
 ];
 
 /** The chapter that explains each stage of the engine. */
@@ -43,6 +44,9 @@ export const STAGE_CHAPTER: Readonly<Record<StageName, number>> = {
   maskRoiPool: 7,
   maskHead: 9,
   paste: 10,
+  keypointRoiPool: 13,
+  keypointHead: 13,
+  keypoints: 13,
 };
 
 /** Paper names of the stages, for diagrams and tables. */
@@ -59,6 +63,9 @@ export const STAGE_LABELS: Readonly<Record<StageName, string>> = {
   maskRoiPool: 'mask RoIAlign 14×14',
   maskHead: 'mask head',
   paste: 'paste-back',
+  keypointRoiPool: 'keypoint RoIAlign 14×14',
+  keypointHead: 'keypoint head',
+  keypoints: 'keypoints (argmax)',
 };
 
 /** `/BASE/slug/` for a ready chapter, null for one still coming. */

@@ -16,7 +16,7 @@ import { ConfigError, type MaskRcnnSpec, mergeSpecs, toConfig } from '../config.
 import { SCENE_CLASSES } from '../data/shapes.ts';
 import type { StateDict } from '../types.ts';
 import { CheckpointError, expectedShapes, loadCheckpoint, parseManifest, readShards, validateStateDict } from '../weights/index.ts';
-import { inferArchitecture, shapesOf } from './infer_arch.ts';
+import { inferArchitecture, shapesOf } from '../weights/infer_arch.ts';
 import type { ModelIndexEntry } from './model_index.ts';
 
 export type { ModelIndexEntry } from './model_index.ts';

@@ -66,6 +66,29 @@ export function loadBoxHead(sd: StateDict, cfg: BoxHeadConfigPart): BoxHead {
   }
 }
 
+/** The box head's output as plain data (the trace's `boxHead`). */
+export interface BoxHeadData {
+  numRois: number;
+  /** K × numClasses */
+  classLogits: Float32Array;
+  /** K × 4·numClasses */
+  boxRegression: Float32Array;
+}
+
+/** The box head on pooled features, read back; its tensors are disposed. */
+export async function boxHeadData(net: BoxHead, pooled: tf.Tensor4D): Promise<BoxHeadData> {
+  const out = boxHead(net, pooled);
+  try {
+    return {
+      numRois: out.classLogits.shape[0],
+      classLogits: (await out.classLogits.data()) as Float32Array,
+      boxRegression: (await out.boxRegression.data()) as Float32Array,
+    };
+  } finally {
+    tf.dispose([out.classLogits, out.boxRegression]);
+  }
+}
+
 /** Class logits and per-class box deltas for pooled RoI features [K, S, S, C]. Returns new tensors. */
 export function boxHead(net: BoxHead, pooled: tf.Tensor4D): BoxHeadOutput {
   const { poolSize: S, channels: C, numClasses: N } = net;

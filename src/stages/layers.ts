@@ -141,7 +141,7 @@ export function conv2d(layer: Conv2d, x: tf.Tensor4D, activation: 'linear' | 're
   });
 }
 
-/** `nn.ConvTranspose2d` (padding 0, output_padding 0), weights in tfjs layout. */
+/** `nn.ConvTranspose2d` (output_padding 0), weights in tfjs layout. */
 export interface ConvTranspose2d {
   /** [kh, kw, out, in]: tf.conv2dTranspose's filter (the forward conv out → in). */
   filter: tf.Tensor4D;
@@ -149,6 +149,8 @@ export interface ConvTranspose2d {
   bias: tf.Tensor1D;
   kernel: number;
   stride: number;
+  /** torch `padding`: this many rows and columns are cut from every side of the full output (0 when omitted). */
+  pad?: number;
   outChannels: number;
 }
 
@@ -160,7 +162,7 @@ export interface ConvTranspose2d {
 export function loadConvTranspose2d(
   sd: StateDict,
   name: string,
-  spec: { inChannels: number; outChannels: number; kernel: number; stride: number },
+  spec: { inChannels: number; outChannels: number; kernel: number; stride: number; pad?: number },
 ): ConvTranspose2d {
   const { inChannels: I, outChannels: O, kernel: K } = spec;
   const w = takeTensor(sd, `${name}.weight`, [I, O, K, K]).data;
@@ -178,17 +180,26 @@ export function loadConvTranspose2d(
     bias: tf.tensor1d(Float32Array.from(b.data)),
     kernel: K,
     stride: spec.stride,
+    pad: spec.pad ?? 0,
     outChannels: O,
   };
 }
 
-/** Transposed convolution + bias: [N, H, W, in] → [N, (H−1)·s + k, (W−1)·s + k, out]. */
+/**
+ * Transposed convolution + bias: [N, H, W, in] → [N, (H−1)·s + k − 2p, (W−1)·s + k − 2p, out]
+ * (torch's output size with padding p: the full output with p rows and columns cut on every side).
+ */
 export function convTranspose2d(layer: ConvTranspose2d, x: tf.Tensor4D): tf.Tensor4D {
   const [n, h, w] = x.shape;
   const { kernel: k, stride: s } = layer;
+  const p = layer.pad ?? 0;
   const outShape: [number, number, number, number] = [n, (h - 1) * s + k, (w - 1) * s + k, layer.outChannels];
-  if (k === s) return tf.tidy(() => tf.add(convTransposeBlocks(layer.filter, x), layer.bias));
-  return tf.tidy(() => tf.add(tf.conv2dTranspose(x, layer.filter, outShape, s, 'valid'), layer.bias));
+  if (k === s && p === 0) return tf.tidy(() => tf.add(convTransposeBlocks(layer.filter, x), layer.bias));
+  return tf.tidy(() => {
+    const full = tf.conv2dTranspose(x, layer.filter, outShape, s, 'valid'); // [N, (H−1)s + k, (W−1)s + k, out]
+    const cut = p === 0 ? full : tf.slice(full, [0, p, p, 0], [n, outShape[1] - 2 * p, outShape[2] - 2 * p, layer.outChannels]);
+    return tf.add(cut, layer.bias);
+  });
 }
 
 /**
@@ -250,4 +261,12 @@ export function disposeLayers(layers: Iterable<{ bias: tf.Tensor } & ({ filter: 
     if ('filter' in l) l.filter.dispose();
     else l.weight.dispose();
   }
+}
+
+/** Wait until `t` is computed (on GPU backends too) by reading one value of it: a stage's time then includes its kernels. */
+export async function settle(t: tf.Tensor): Promise<void> {
+  if (t.size === 0) return;
+  const one = tf.tidy(() => tf.slice(tf.reshape(t, [-1]), 0, 1));
+  await one.data();
+  one.dispose();
 }

@@ -70,6 +70,24 @@ export function loadMaskHead(sd: StateDict, cfg: MaskHeadConfigPart): MaskHead {
   }
 }
 
+/** The mask head's output as plain data (the trace's `maskHead`). */
+export interface MaskHeadData {
+  /** K × m × m × numClasses logits (NHWC, class innermost) */
+  maskLogits: Float32Array;
+  /** m = 2S (28) */
+  size: number;
+}
+
+/** The mask head on pooled features, read back; its tensor is disposed. */
+export async function maskHeadData(net: MaskHead, pooled: tf.Tensor4D): Promise<MaskHeadData> {
+  const logits = maskHead(net, pooled);
+  try {
+    return { maskLogits: (await logits.data()) as Float32Array, size: logits.shape[1] };
+  } finally {
+    logits.dispose();
+  }
+}
+
 /** Mask logits [K, 2S, 2S, numClasses] for pooled RoI features [K, S, S, C]. Returns a new tensor. */
 export function maskHead(net: MaskHead, pooled: tf.Tensor4D): tf.Tensor4D {
   const { poolSize: S, channels: C, numClasses: N } = net;

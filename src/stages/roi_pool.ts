@@ -14,6 +14,7 @@ import type { RoiPoolConfig } from '../config.ts';
 import { inferScale, mapLevels } from '../geometry/index.ts';
 import type { Boxes, Size } from '../types.ts';
 import { multiScaleRoiPool } from '../../kernels/index.ts';
+import { settle } from './layers.ts';
 
 export interface PooledRois {
   /** [K, s, s, C] pooled features, in the order of the input boxes. */
@@ -49,4 +50,16 @@ export function poolRois(features: readonly tf.Tensor4D[], boxes: Boxes, imageSi
     });
   });
   return { pooled, levels, scales };
+}
+
+/** The pooling of a stage: `poolRois`, waited for (so the stage's time includes the kernel). The caller owns `pooled`. */
+export async function poolRoisSettled(features: readonly tf.Tensor4D[], boxes: Boxes, imageSize: Size, cfg: RoiPoolConfig): Promise<PooledRois> {
+  const p = poolRois(features, boxes, imageSize, cfg);
+  try {
+    await settle(p.pooled);
+  } catch (e) {
+    p.pooled.dispose();
+    throw e;
+  }
+  return p;
 }

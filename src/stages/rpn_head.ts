@@ -14,7 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { MaskRcnnConfig } from '../config.ts';
-import type { StateDict } from '../types.ts';
+import type { Size, StateDict } from '../types.ts';
 import { conv2d, disposeLayers, loadConv2d, type Conv2d } from './layers.ts';
 
 const PREFIX = 'rpn.head.';
@@ -33,6 +33,22 @@ export interface RpnHeadOutput {
   objectness: tf.Tensor4D[];
   /** per level [1, hi, wi, 4A] */
   deltas: tf.Tensor4D[];
+}
+
+/** One pyramid level of the RPN head's output, read back as plain data (the trace's `rpn`). */
+export interface RpnLevel {
+  /** Feature size [h, w] of this level. */
+  size: Size;
+  /** Image pixels per feature cell (padded image size // feature size). */
+  stride: [number, number];
+  /** A = anchors per location. */
+  numAnchors: number;
+  /** h·w·A logits, order (y, x, a). */
+  objectness: Float32Array;
+  /** h·w·A·4 box deltas, order (y, x, a, [dx, dy, dw, dh]). */
+  deltas: Float32Array;
+  /** h·w·A·4 anchors [x1, y1, x2, y2] in padded-image pixels, order (y, x, a); empty until the anchors stage. */
+  anchors: Float32Array;
 }
 
 /** A = anchor sizes per level × aspect ratios. */
@@ -55,6 +71,29 @@ export function loadRpnHead(sd: StateDict, cfg: Pick<MaskRcnnConfig, 'fpn' | 'an
   } catch (e) {
     disposeLayers(made);
     throw e;
+  }
+}
+
+/**
+ * The head's output read back per level, and its tensors disposed: [1, h, w, A] → (y, x, a);
+ * [1, h, w, 4A] → (y, x, a, 4). `paddedSize` gives each level's stride.
+ */
+export async function readRpnLevels(out: RpnHeadOutput, paddedSize: Size): Promise<RpnLevel[]> {
+  try {
+    const levels: RpnLevel[] = [];
+    for (const [i, o] of out.objectness.entries()) {
+      levels.push({
+        size: [o.shape[1], o.shape[2]],
+        stride: [Math.floor(paddedSize[0] / o.shape[1]), Math.floor(paddedSize[1] / o.shape[2])],
+        numAnchors: o.shape[3],
+        objectness: (await o.data()) as Float32Array,
+        deltas: (await out.deltas[i]!.data()) as Float32Array,
+        anchors: new Float32Array(0),
+      });
+    }
+    return levels;
+  } finally {
+    tf.dispose([...out.objectness, ...out.deltas]);
   }
 }
 

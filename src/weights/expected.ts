@@ -105,15 +105,30 @@ export function expectedShapes(config: MaskRcnnConfig): Map<string, number[]> {
   conv('roi_heads.box_predictor.bbox_pred', [4 * K, R], true);
 
   // Mask head (3×3 convs) and predictor (2×2 stride-2 deconv, 1×1 conv to K masks).
-  let prev = C;
-  config.roiHeads.maskHead.layers.forEach((channels, i) => {
-    conv(`roi_heads.mask_head.${i}.0`, [channels, prev, 3, 3], true);
-    prev = channels;
-  });
-  const d = config.roiHeads.maskPredictor.dimReduced;
-  out.set('roi_heads.mask_predictor.conv5_mask.weight', [prev, d, 2, 2]);
-  out.set('roi_heads.mask_predictor.conv5_mask.bias', [d]);
-  conv('roi_heads.mask_predictor.mask_fcn_logits', [K, d, 1, 1], true);
+  if (config.roiHeads.maskBranch) {
+    let prev = C;
+    config.roiHeads.maskHead.layers.forEach((channels, i) => {
+      conv(`roi_heads.mask_head.${i}.0`, [channels, prev, 3, 3], true);
+      prev = channels;
+    });
+    const d = config.roiHeads.maskPredictor.dimReduced;
+    out.set('roi_heads.mask_predictor.conv5_mask.weight', [prev, d, 2, 2]);
+    out.set('roi_heads.mask_predictor.conv5_mask.bias', [d]);
+    conv('roi_heads.mask_predictor.mask_fcn_logits', [K, d, 1, 1], true);
+  }
+
+  // Keypoint head (3×3 convs, an nn.Sequential with a ReLU after each: indices 0, 2, 4, …) and
+  // predictor (4×4 stride-2 deconv to the Kp keypoint maps).
+  if (config.roiHeads.keypointBranch) {
+    let prev = C;
+    config.roiHeads.keypointHead.layers.forEach((channels, i) => {
+      conv(`roi_heads.keypoint_head.${2 * i}`, [channels, prev, 3, 3], true);
+      prev = channels;
+    });
+    const kp = config.roiHeads.keypointPredictor.numKeypoints;
+    out.set('roi_heads.keypoint_predictor.kps_score_lowres.weight', [prev, kp, 4, 4]);
+    out.set('roi_heads.keypoint_predictor.kps_score_lowres.bias', [kp]);
+  }
   return out;
 }
 
@@ -160,6 +175,12 @@ function shapeAdvice(name: string, found: number[], config: MaskRcnnConfig, stat
   if (name.startsWith('roi_heads.mask_')) {
     return 'set roiHeads.maskHead.layers / roiHeads.maskPredictor.dimReduced (and fpn.outChannels) to the checkpoint\'s';
   }
+  if (name.startsWith('roi_heads.keypoint_predictor.') && found.length === 4 && found[1] !== config.roiHeads.keypointPredictor.numKeypoints) {
+    return `the checkpoint predicts ${found[1]} keypoints: set roiHeads.keypointPredictor.numKeypoints (num_keypoints) to ${found[1]}, or pick a ${config.roiHeads.keypointPredictor.numKeypoints}-keypoint checkpoint`;
+  }
+  if (name.startsWith('roi_heads.keypoint_')) {
+    return 'set roiHeads.keypointHead.layers (and fpn.outChannels) to the checkpoint\'s';
+  }
   if (name.startsWith('backbone.fpn.') || name.startsWith('rpn.head.conv')) return 'set fpn.outChannels to the checkpoint\'s';
   return 'pick the config this checkpoint was trained with';
 }
@@ -171,7 +192,12 @@ function missingAdvice(name: string, stateDict: StateDict, extras: string[], con
     return 'this looks like an ImageNet ResNet classifier, not a Mask R-CNN checkpoint';
   }
   if (name.startsWith('roi_heads.mask_') && !keys.some((k) => k.startsWith('roi_heads.mask_'))) {
-    return 'this looks like a Faster R-CNN checkpoint (no mask branch); Mask R-CNN needs roi_heads.mask_head and roi_heads.mask_predictor';
+    return keys.some((k) => k.startsWith('roi_heads.keypoint_'))
+      ? 'this looks like a Keypoint R-CNN checkpoint (a keypoint branch, no mask branch): set roiHeads.maskBranch: false and roiHeads.keypointBranch: true'
+      : 'this looks like a Faster R-CNN checkpoint (no mask branch); Mask R-CNN needs roi_heads.mask_head and roi_heads.mask_predictor';
+  }
+  if (name.startsWith('roi_heads.keypoint_') && !keys.some((k) => k.startsWith('roi_heads.keypoint_'))) {
+    return 'this checkpoint has no keypoint branch (roi_heads.keypoint_head, roi_heads.keypoint_predictor): set roiHeads.keypointBranch: false, or pick a Keypoint R-CNN checkpoint';
   }
   const depth = guessResnetDepth(stateDict);
   if (name.startsWith('backbone.body.') && depth !== undefined && depth !== config.backbone.depth) {
@@ -212,7 +238,9 @@ export function validateStateDict(stateDict: StateDict, config: MaskRcnnConfig):
       `checkpoint has ${extras.length} tensor(s) this model does not have: ${extras.slice(0, 5).join(', ')}${extras.length > 5 ? ', …' : ''}; ` +
         (depth !== undefined && depth !== config.backbone.depth
           ? `the checkpoint looks like ResNet-${depth}: set backbone.depth: ${depth}`
-          : 'it was made for a different architecture or config (e.g. backbone.depth, roiHeads.maskHead.layers)'),
+          : !config.roiHeads.keypointBranch && extras.some((k) => k.startsWith('roi_heads.keypoint_'))
+            ? 'the checkpoint has a keypoint branch: set roiHeads.keypointBranch: true (and num_keypoints) to run it'
+            : 'it was made for a different architecture or config (e.g. backbone.depth, roiHeads.maskHead.layers)'),
     );
   }
   for (const name of expected.keys()) {

@@ -3,11 +3,14 @@
 
 Run with /usr/bin/python3 (Debian's torch 1.13 + torchvision 0.14 + numpy + PIL).
 
-  model.py build --out DIR [--seed 0] [--depth 50] [--num-classes 91]
+  model.py build --out DIR [--seed 0] [--depth 50] [--num-classes 91] [--keypoints K [--no-masks]]
                  [--formats zip,legacy,safetensors] [--calib-image FILE] [--calib-min-size 320]
       Random torchvision Mask R-CNN whose weights are calibrated on a photo so that every stage
       carries signal (see `calibrate`). Writes DIR/model.pth (zip), DIR/model_legacy.pth (legacy
       pickle), DIR/model.safetensors, as requested, and DIR/build.json (what was calibrated).
+      --keypoints K adds torchvision's keypoint branch (KeypointRCNNHeads 8 × 512 +
+      KeypointRCNNPredictor to K maps) to the Mask R-CNN; with --no-masks the model is
+      `KeypointRCNN` itself (keypointrcnn_resnet50_fpn's layout for depth 50, num-classes 2, K 17).
 
   model.py run --weights FILE --image FILE --out DIR [--config-json JSON]
       Loads a state dict (.pth zip or legacy, .safetensors), runs `model([image])` in eval mode and
@@ -17,6 +20,9 @@ Run with /usr/bin/python3 (Debian's torch 1.13 + torchvision 0.14 + numpy + PIL)
       rpn_*, box_*, ...) and optionally "depth", "num_classes" (else inferred from the state dict)
       and "frozen_bn_eps" (FrozenBatchNorm2d eps; torchvision sets 0.0 for the published COCO_V1
       weights, 1e-5 otherwise). --image may also be a .npy (3×H×W float in [0,1], or H×W×3 uint8).
+      A state dict with a keypoint branch also writes keypoint_logits (D×K×56×56), keypoints
+      (D×K×3, original image) and keypoints_scores (D×K); one without a mask branch writes no
+      mask_logits / masks.
 
 Glossary: FrozenBN = FrozenBatchNorm2d, y = (x − running_mean)·weight/√(running_var + eps) + bias.
 K = num_classes including background. A = anchors per location (3). N = proposals, D = detections.
@@ -36,9 +42,11 @@ import torch.nn.functional as F
 import torchvision
 from PIL import Image
 from torch import nn
-from torchvision.models.detection import MaskRCNN
+from torchvision.models.detection import KeypointRCNN, MaskRCNN
+from torchvision.models.detection.keypoint_rcnn import KeypointRCNNHeads, KeypointRCNNPredictor
 from torchvision.models.detection.backbone_utils import resnet_fpn_backbone
-from torchvision.models.detection.roi_heads import maskrcnn_inference
+from torchvision.models.detection.roi_heads import keypointrcnn_inference, maskrcnn_inference
+from torchvision.ops import MultiScaleRoIAlign
 from torchvision.models.resnet import BasicBlock, Bottleneck
 from torchvision.ops.misc import FrozenBatchNorm2d
 
@@ -52,6 +60,7 @@ RPN_DELTAS_STD = 0.3  # dx, dy, dw, dh: proposals move ~0.3 anchor sizes
 CLASS_LOGITS_STD = 2.0  # foreground logits; the background logit is shifted to hit TARGET_DETECTIONS
 BOX_DELTAS_STD = 1.0  # divided by the coder weights (10, 10, 5, 5) → ~0.1–0.2 box sizes
 MASK_LOGITS_STD = 3.0  # centred per class: both sides of 0
+KEYPOINT_LOGITS_STD = 3.0  # per keypoint map: a clear argmax that float32 noise cannot move
 TARGET_DETECTIONS = 40
 FAST_KERNELS = False  # set by main(): see use_fast_cpu_kernels
 EXTRA_CONFIG_KEYS = ('depth', 'num_classes', 'frozen_bn_eps')
@@ -67,28 +76,46 @@ def fail(message):
 # Architecture
 
 
-def build_model(depth, num_classes, **kwargs):
+def build_model(depth, num_classes, keypoints=None, masks=True, **kwargs):
     """torchvision MaskRCNN on a ResNet-`depth` FPN backbone with FrozenBatchNorm2d.
 
     For depth 50 this is `maskrcnn_resnet50_fpn` as built when backbone weights are given (the
     published COCO checkpoint's layout: FrozenBN, no `num_batches_tracked`); with
     `weights_backbone=None` torchvision would use nn.BatchNorm2d, whose eval forward is the same
-    but whose state dict carries `num_batches_tracked` buffers.
+    but whose state dict carries `num_batches_tracked` buffers. `keypoints=K` adds the keypoint
+    branch; `masks=False` with it builds `KeypointRCNN` (keypointrcnn_resnet50_fpn's layout).
     """
     if depth not in RESNET_BLOCKS:
         fail(f'--depth {depth} is not a torchvision ResNet depth: use one of {sorted(RESNET_BLOCKS)}')
     backbone = resnet_fpn_backbone(backbone_name=f'resnet{depth}', weights=None, trainable_layers=3)
-    return MaskRCNN(backbone, num_classes=num_classes, **kwargs)
+    if not masks:
+        if not keypoints:
+            fail('a model without masks needs --keypoints K (this oracle builds Mask R-CNN and Keypoint R-CNN)')
+        return KeypointRCNN(backbone, num_classes=num_classes, num_keypoints=keypoints, **kwargs)
+    model = MaskRCNN(backbone, num_classes=num_classes, **kwargs)
+    if keypoints:
+        # The paper's variant with both branches: RoIHeads runs every head it has.
+        model.roi_heads.keypoint_roi_pool = MultiScaleRoIAlign(featmap_names=['0', '1', '2', '3'], output_size=14, sampling_ratio=2)
+        model.roi_heads.keypoint_head = KeypointRCNNHeads(backbone.out_channels, tuple(512 for _ in range(8)))
+        model.roi_heads.keypoint_predictor = KeypointRCNNPredictor(512, keypoints)
+    return model
 
 
 def maskrcnn_keywords():
-    """Keyword args MaskRCNN accepts (its own, FasterRCNN's, GeneralizedRCNNTransform's)."""
+    """Keyword args MaskRCNN / KeypointRCNN accept (their own, FasterRCNN's, GeneralizedRCNNTransform's)."""
     from torchvision.models.detection.faster_rcnn import FasterRCNN
     from torchvision.models.detection.transform import GeneralizedRCNNTransform
     names = set()
-    for cls in (MaskRCNN, FasterRCNN, GeneralizedRCNNTransform):
+    for cls in (MaskRCNN, KeypointRCNN, FasterRCNN, GeneralizedRCNNTransform):
         names |= {n for n, p in inspect.signature(cls.__init__).parameters.items() if p.kind == p.POSITIONAL_OR_KEYWORD}
-    return names - {'self', 'backbone', 'num_classes'}
+    return names - {'self', 'backbone', 'num_classes', 'num_keypoints'}
+
+
+def infer_branches(state_dict):
+    """(keypoints K or None, masks) from the state dict's key names and shapes."""
+    kp = state_dict.get('roi_heads.keypoint_predictor.kps_score_lowres.weight')
+    masks = any(k.startswith('roi_heads.mask_predictor.') for k in state_dict)
+    return (int(kp.shape[1]) if kp is not None else None), masks
 
 
 def infer_architecture(state_dict):
@@ -371,14 +398,25 @@ def calibrate(model, image, seed, min_size):
     lap('background_shift')
 
     # Mask head: 4 convs and the deconv to unit std, logits centred per class.
-    for m in roi_heads.mask_head.modules():
-        if isinstance(m, nn.Conv2d):
-            add_fit_hook(m, gen, 1.0)
-    add_fit_hook(roi_heads.mask_predictor.conv5_mask, gen, 1.0)
-    add_fit_hook(roi_heads.mask_predictor.mask_fcn_logits, gen, MASK_LOGITS_STD, bias_std=0.5, center=True)
-    mask_features = roi_heads.mask_head(roi_heads.mask_roi_pool(features, boxes, sizes))
-    roi_heads.mask_predictor(mask_features)
-    lap('mask_head')
+    if roi_heads.has_mask():
+        for m in roi_heads.mask_head.modules():
+            if isinstance(m, nn.Conv2d):
+                add_fit_hook(m, gen, 1.0)
+        add_fit_hook(roi_heads.mask_predictor.conv5_mask, gen, 1.0)
+        add_fit_hook(roi_heads.mask_predictor.mask_fcn_logits, gen, MASK_LOGITS_STD, bias_std=0.5, center=True)
+        mask_features = roi_heads.mask_head(roi_heads.mask_roi_pool(features, boxes, sizes))
+        roi_heads.mask_predictor(mask_features)
+        lap('mask_head')
+
+    # Keypoint head: 8 convs to unit std, the deconv's maps to KEYPOINT_LOGITS_STD centred per keypoint.
+    if roi_heads.has_keypoint():
+        for m in roi_heads.keypoint_head.modules():
+            if isinstance(m, nn.Conv2d):
+                add_fit_hook(m, gen, 1.0)
+        add_fit_hook(roi_heads.keypoint_predictor.kps_score_lowres, gen, KEYPOINT_LOGITS_STD, bias_std=0.5, center=True)
+        kp_features = roi_heads.keypoint_head(roi_heads.keypoint_roi_pool(features, boxes, sizes))
+        roi_heads.keypoint_predictor(kp_features)
+        lap('keypoint_head')
     report['elapsed_s'] = {k: round(v, 3) for k, v in times.items()}
     return report
 
@@ -480,7 +518,7 @@ def cmd_build(args):
     if bad:
         fail(f'--formats {args.formats}: unknown {bad}; expected a comma list of zip, legacy, safetensors')
     torch.manual_seed(args.seed)
-    model = build_model(args.depth, args.num_classes)
+    model = build_model(args.depth, args.num_classes, keypoints=args.keypoints, masks=not args.no_masks)
     if args.calib_image and os.path.exists(args.calib_image):
         image, source = read_image(args.calib_image), os.path.relpath(args.calib_image)
     else:
@@ -499,7 +537,8 @@ def cmd_build(args):
         else:
             save_safetensors(sd, path)
     info = {
-        'seed': args.seed, 'depth': args.depth, 'num_classes': args.num_classes, 'calib_image': source,
+        'seed': args.seed, 'depth': args.depth, 'num_classes': args.num_classes, 'keypoints': args.keypoints,
+        'masks': not args.no_masks, 'calib_image': source,
         'calib_min_size': args.calib_min_size, 'files': [files[f] for f in formats],
         'num_tensors': len(sd), 'num_parameters': int(sum(t.numel() for t in sd.values())),
         'calibration': report, 'elapsed_s': {'build_calibrate': t1 - t0, 'save': time.perf_counter() - t1},
@@ -522,9 +561,12 @@ class Capture:
             'box_roi_pool': model.roi_heads.box_roi_pool, 'box_head': model.roi_heads.box_head,
             'box_predictor': model.roi_heads.box_predictor, 'mask_roi_pool': model.roi_heads.mask_roi_pool,
             'mask_head': model.roi_heads.mask_head, 'mask_predictor': model.roi_heads.mask_predictor,
-            'roi_heads': model.roi_heads,
+            'keypoint_roi_pool': model.roi_heads.keypoint_roi_pool, 'keypoint_head': model.roi_heads.keypoint_head,
+            'keypoint_predictor': model.roi_heads.keypoint_predictor, 'roi_heads': model.roi_heads,
         }
         for name, m in mods.items():
+            if m is None:  # a branch the model does not have
+                continue
             self.handles.append(m.register_forward_pre_hook(self._pre(name)))
             self.handles.append(m.register_forward_hook(self._post(name)))
 
@@ -561,6 +603,7 @@ def cmd_run(args):
         fail(f'--config-json must be a JSON object of MaskRCNN keyword args, found {type(config).__name__}')
     sd = load_state_dict(args.weights)
     depth, num_classes = infer_architecture(sd)
+    keypoints, masks = infer_branches(sd)
     depth = int(config.pop('depth', depth))
     num_classes = int(config.pop('num_classes', num_classes))
     eps = config.pop('frozen_bn_eps', None)
@@ -571,7 +614,7 @@ def cmd_run(args):
     if unknown:
         fail(f'--config-json: unknown keys {unknown}; expected torchvision MaskRCNN keyword args '
              f'({", ".join(sorted(maskrcnn_keywords()))}) or one of {", ".join(EXTRA_CONFIG_KEYS)}')
-    model = build_model(depth, num_classes, **config)
+    model = build_model(depth, num_classes, keypoints=keypoints, masks=masks, **config)
     model.load_state_dict(sd)
     if eps is not None:
         for m in model.modules():
@@ -594,8 +637,11 @@ def cmd_run(args):
     proposals = o['rpn'][0][0]
     class_logits, box_regression = o['box_predictor']
     mask_logits = o.get('mask_predictor')
-    if mask_logits is None:  # not reached in torchvision 0.14 (the mask branch runs on 0 boxes too)
+    if masks and mask_logits is None:  # not reached in torchvision 0.14 (the mask branch runs on 0 boxes too)
         mask_logits = torch.zeros((0, num_classes, 28, 28))
+    keypoint_logits = o.get('keypoint_predictor')
+    if keypoints and keypoint_logits is None:
+        keypoint_logits = torch.zeros((0, keypoints, 56, 56))
     image_size = list(images.image_sizes[0])
     original_size = list(image.shape[-2:])
 
@@ -603,10 +649,14 @@ def cmd_run(args):
     # require bit-identical final outputs.
     rh = model.roi_heads
     boxes, scores, labels = rh.postprocess_detections(class_logits, box_regression, [proposals], images.image_sizes)
-    masks = maskrcnn_inference(mask_logits, labels)
-    redo = model.transform.postprocess([{'boxes': boxes[0], 'scores': scores[0], 'labels': labels[0], 'masks': masks[0]}],
-                                       images.image_sizes, [tuple(original_size)])[0]
-    for k in ('boxes', 'scores', 'labels', 'masks'):
+    redo = {'boxes': boxes[0], 'scores': scores[0], 'labels': labels[0]}
+    if masks:
+        redo['masks'] = maskrcnn_inference(mask_logits, labels)[0]
+    if keypoints:
+        kp, kp_scores = keypointrcnn_inference(keypoint_logits, boxes)
+        redo.update({'keypoints': kp[0], 'keypoints_scores': kp_scores[0]})
+    redo = model.transform.postprocess([redo], images.image_sizes, [tuple(original_size)])[0]
+    for k in redo:
         if not torch.equal(redo[k], result[k]):
             raise RuntimeError(f'capture check: {k} recomputed from the captured tensors differs from model([img])')
     if list(features.keys()) != ['0', '1', '2', '3', 'pool']:
@@ -622,9 +672,13 @@ def cmd_run(args):
         dumps[f'rpn_deltas_{i}'] = npy(dl[0])  # 4A×h×w
     dumps.update({
         'proposals': npy(proposals), 'class_logits': npy(class_logits), 'box_regression': npy(box_regression),
-        'mask_logits': npy(mask_logits), 'boxes': npy(result['boxes']), 'labels': npy(result['labels'], np.int64),
-        'scores': npy(result['scores']), 'masks': npy(result['masks']),
+        'boxes': npy(result['boxes']), 'labels': npy(result['labels'], np.int64), 'scores': npy(result['scores']),
     })
+    if masks:
+        dumps.update({'mask_logits': npy(mask_logits), 'masks': npy(result['masks'])})
+    if keypoints:
+        dumps.update({'keypoint_logits': npy(keypoint_logits), 'keypoints': npy(result['keypoints']),
+                      'keypoints_scores': npy(result['keypoints_scores'])})
     for name, arr in dumps.items():
         np.save(os.path.join(args.out, f'{name}.npy'), arr)
     t4 = time.perf_counter()
@@ -633,7 +687,7 @@ def cmd_run(args):
     meta = {
         'image_size': image_size, 'padded_size': list(images.tensors.shape[-2:]), 'original_size': original_size,
         'num_proposals': int(proposals.shape[0]), 'num_detections': int(result['boxes'].shape[0]),
-        'depth': depth, 'num_classes': num_classes, 'frozen_bn_eps': float(eps) if eps is not None else 1e-5,
+        'depth': depth, 'num_classes': num_classes, 'keypoints': keypoints, 'masks': masks, 'frozen_bn_eps': float(eps) if eps is not None else 1e-5,
         'config': {k: (list(v) if isinstance(v, tuple) else v) for k, v in config.items()},
         'capture_verified': True,
         'torch': torch.__version__, 'torchvision': torchvision.__version__, 'threads': torch.get_num_threads(),
@@ -641,7 +695,9 @@ def cmd_run(args):
             'rpn_objectness': {'min': float(obj_all.min()), 'max': float(obj_all.max()), 'std': float(obj_all.std())},
             'class_logits_max_fg_prob': float(F.softmax(class_logits, -1)[:, 1:].max()) if class_logits.numel() else None,
             'mask_logits': ({'min': float(mask_logits.min()), 'max': float(mask_logits.max())}
-                            if mask_logits.numel() else None),
+                            if masks and mask_logits.numel() else None),
+            'keypoint_logits': ({'min': float(keypoint_logits.min()), 'max': float(keypoint_logits.max())}
+                                if keypoints and keypoint_logits.numel() else None),
             'scores': ({'min': float(result['scores'].min()), 'max': float(result['scores'].max())}
                        if result['scores'].numel() else None),
             'labels_distinct': int(result['labels'].unique().numel()),
@@ -665,6 +721,8 @@ def main(argv=None):
     b.add_argument('--seed', type=int, default=0)
     b.add_argument('--depth', type=int, default=50)
     b.add_argument('--num-classes', type=int, default=91)
+    b.add_argument('--keypoints', type=int, default=None, help='add the keypoint branch with K keypoints')
+    b.add_argument('--no-masks', action='store_true', help='no mask branch (KeypointRCNN; needs --keypoints)')
     b.add_argument('--formats', default='zip,legacy,safetensors')
     b.add_argument('--calib-image', default=DEFAULT_CALIB_IMAGE,
                    help='photo the weights are calibrated on (default: tests/fixtures/photos/chelsea.jpg; '

@@ -1,6 +1,7 @@
 /**
- * The architecture of a torchvision Mask R-CNN checkpoint, read from its tensors' names and shapes
- * alone, so that the site can run a checkpoint picked from disk without being told what it is.
+ * The architecture of a torchvision Mask R-CNN or Keypoint R-CNN checkpoint, read from its tensors'
+ * names and shapes alone, so that the site and the CLIs can run a checkpoint without being told what
+ * it is.
  *
  * Glossary (shapes are torchvision's: conv [out, in, kh, kw], deconv [in, out, kh, kw], linear [out, in]):
  *   depth     ResNet depth, from the blocks per stage (`layer{1..4}.{n}`) and the block type
@@ -11,15 +12,19 @@
  *   K         classes incl. background: the rows of `cls_score` (91 for COCO)
  *   R         box head representation size: the rows of `fc6` (1024); its columns are C·s·s,
  *             s = the box RoI pooling output size (7)
- *   mask head the `mask_head.{i}.0` 3×3 convs (4 × 256) and the deconv's output channels (256)
+ *   mask head the `mask_head.{i}.0` 3×3 convs (4 × 256) and the deconv's output channels (256);
+ *             absent in a Keypoint R-CNN
+ *   keypoint head  the `keypoint_head.{0,2,4,…}` 3×3 convs (8 × 512) and the keypoint count Kp: the
+ *             columns of the deconv `kps_score_lowres` [512, Kp, 4, 4] (17 for COCO persons)
  *
  * Not in the shapes, so not inferred: the input size, the anchor sizes and ratios (only their count
- * A), the level mapper, the thresholds, the mask pooling size and the FrozenBN eps. They keep
- * torchvision's defaults; the eps is 0 for a 91-class ResNet-50 (torchvision loads its published
- * COCO weights with `overwrite_eps(model, 0.0)`) and torchvision's 1e-5 otherwise.
+ * A), the level mapper, the thresholds, the mask and keypoint pooling sizes and the FrozenBN eps. They keep
+ * torchvision's defaults; the eps is 0 for a 91-class ResNet-50 and for a 2-class, 17-keypoint
+ * ResNet-50 Keypoint R-CNN (torchvision loads its published COCO weights with
+ * `overwrite_eps(model, 0.0)`) and torchvision's 1e-5 otherwise.
  */
 import type { MaskRcnnSpec } from '../config.ts';
-import { CheckpointError } from '../weights/index.ts';
+import { CheckpointError } from './errors.ts';
 
 /** Tensor name (canonical torchvision spelling) → shape. */
 export type ShapeMap = ReadonlyMap<string, readonly number[]>;
@@ -51,10 +56,10 @@ function notMaskRcnn(shapes: ShapeMap): string {
   if (names.length === 0) return 'the checkpoint holds no tensors';
   if (shapes.has('fc.weight') && shapes.has('conv1.weight')) return 'this looks like an ImageNet ResNet classifier, not a Mask R-CNN checkpoint';
   if (names.some((n) => n.startsWith('backbone.body.features.'))) return 'this looks like a MobileNet backbone; this site runs ResNet-FPN Mask R-CNN checkpoints only';
-  if (names.some((n) => n.startsWith('roi_heads.box_')) && !names.some((n) => n.startsWith('roi_heads.mask_'))) {
-    return 'this looks like a Faster R-CNN checkpoint (no mask branch); Mask R-CNN needs roi_heads.mask_head and roi_heads.mask_predictor';
+  if (names.some((n) => n.startsWith('roi_heads.box_')) && !names.some((n) => n.startsWith('roi_heads.mask_') || n.startsWith('roi_heads.keypoint_'))) {
+    return 'this looks like a Faster R-CNN checkpoint (no mask or keypoint branch); this engine runs Mask R-CNN (roi_heads.mask_head, roi_heads.mask_predictor) and Keypoint R-CNN (roi_heads.keypoint_head, roi_heads.keypoint_predictor)';
   }
-  return `expected a torchvision Mask R-CNN (ResNet-FPN) state dict; found names like ${names.slice(0, 3).join(', ')}`;
+  return `expected a torchvision Mask R-CNN or Keypoint R-CNN (ResNet-FPN) state dict; found names like ${names.slice(0, 3).join(', ')}`;
 }
 
 /**
@@ -116,13 +121,33 @@ export function inferArchitecture(shapes: ShapeMap): InferredArchitecture {
     );
   }
 
-  // Mask head: 3×3 convs, then the deconv.
+  // Mask head (3×3 convs, then the deconv) and keypoint head (3×3 convs at even indices, then the
+  // deconv to Kp maps): at least one of them.
+  const maskBranch = shapes.has('roi_heads.mask_head.0.0.weight') || shapes.has('roi_heads.mask_predictor.conv5_mask.weight');
+  const keypointBranch = shapes.has('roi_heads.keypoint_head.0.weight') || shapes.has('roi_heads.keypoint_predictor.kps_score_lowres.weight');
+  if (!maskBranch && !keypointBranch) need('roi_heads.mask_head.0.0.weight', 4);
   const layers: number[] = [];
-  while (shapes.has(`roi_heads.mask_head.${layers.length}.0.weight`)) layers.push(shapes.get(`roi_heads.mask_head.${layers.length}.0.weight`)![0]!);
-  if (layers.length === 0) need('roi_heads.mask_head.0.0.weight', 4);
-  const dimReduced = need('roi_heads.mask_predictor.conv5_mask.weight', 4)[1]!;
+  let dimReduced = 0;
+  if (maskBranch) {
+    while (shapes.has(`roi_heads.mask_head.${layers.length}.0.weight`)) layers.push(shapes.get(`roi_heads.mask_head.${layers.length}.0.weight`)![0]!);
+    if (layers.length === 0) need('roi_heads.mask_head.0.0.weight', 4);
+    dimReduced = need('roi_heads.mask_predictor.conv5_mask.weight', 4)[1]!;
+  }
+  const kpLayers: number[] = [];
+  let numKeypoints = 0;
+  if (keypointBranch) {
+    while (shapes.has(`roi_heads.keypoint_head.${2 * kpLayers.length}.weight`)) kpLayers.push(shapes.get(`roi_heads.keypoint_head.${2 * kpLayers.length}.weight`)![0]!);
+    if (kpLayers.length === 0) need('roi_heads.keypoint_head.0.weight', 4);
+    const deconv = need('roi_heads.keypoint_predictor.kps_score_lowres.weight', 4);
+    if (deconv[0] !== kpLayers[kpLayers.length - 1]) {
+      throw new CheckpointError(
+        `checkpoint's keypoint predictor takes ${deconv[0]} channels, but its last keypoint-head conv gives ${kpLayers[kpLayers.length - 1]}: the keypoint head and predictor do not fit together`,
+      );
+    }
+    numKeypoints = deconv[1]!;
+  }
 
-  const coco = depth === 50 && K === 91;
+  const coco = depth === 50 && (K === 91 || (keypointBranch && K === 2 && numKeypoints === 17));
   const spec: MaskRcnnSpec = {
     numClasses: K,
     backbone: { depth, baseWidth: w, frozenBnEps: coco ? 0 : 1e-5 },
@@ -130,15 +155,17 @@ export function inferArchitecture(shapes: ShapeMap): InferredArchitecture {
     roiHeads: {
       boxRoiPool: { outputSize: s },
       boxHead: { representationSize: R },
-      maskHead: { layers },
-      maskPredictor: { dimReduced },
+      ...(maskBranch ? { maskHead: { layers }, maskPredictor: { dimReduced } } : { maskBranch: false }),
+      ...(keypointBranch ? { keypointBranch: true, keypointHead: { layers: kpLayers }, keypointPredictor: { numKeypoints } } : {}),
     },
   };
-  const sameLayers = layers.every((c) => c === layers[0]);
+  const widths = (l: number[]) => (l.every((c) => c === l[0]) ? `${l.length} × ${l[0]}` : l.join('-'));
   const summary =
     `ResNet-${depth} (${bottleneck ? 'bottleneck' : 'basic'} blocks, width ${w}), FPN ${C}, ${K} classes, ` +
-    `box head ${R}${s !== 7 ? ` on ${s}×${s}` : ''}, mask head ${sameLayers ? `${layers.length} × ${layers[0]}` : layers.join('-')}` +
-    `${dimReduced !== layers[layers.length - 1] ? `, deconv ${dimReduced}` : ''}, FrozenBN eps ${coco ? '0 (torchvision COCO)' : '1e-5'}`;
+    `box head ${R}${s !== 7 ? ` on ${s}×${s}` : ''}` +
+    (maskBranch ? `, mask head ${widths(layers)}${dimReduced !== layers[layers.length - 1] ? `, deconv ${dimReduced}` : ''}` : '') +
+    (keypointBranch ? `, keypoint head ${widths(kpLayers)} → ${numKeypoints} keypoints` : '') +
+    `, FrozenBN eps ${coco ? '0 (torchvision COCO)' : '1e-5'}`;
   return { spec, summary };
 }
 
