@@ -50,12 +50,20 @@ export interface CocoAnnotation {
   area: number;
   iscrowd?: number;
   segmentation?: CocoSegmentation | number[][];
+  /** person keypoints, flat [x, y, v] × K (v: 0 not labelled, 1 occluded, 2 visible) */
+  keypoints?: number[];
+  /** number of keypoints with v > 0 */
+  num_keypoints?: number;
 }
 
 export interface CocoCategory {
   id: number;
   name: string;
   supercategory?: string;
+  /** keypoint names of a category with keypoints */
+  keypoints?: string[];
+  /** limbs as 1-based keypoint index pairs */
+  skeleton?: number[][];
 }
 
 export interface CocoDataset {
