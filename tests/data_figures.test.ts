@@ -25,7 +25,7 @@ import {
   KEYPOINT_FLIP,
   KEYPOINT_NAMES,
   KEYPOINT_SIGMAS,
-  POSE_KINDS,
+  POSE_FAMILIES,
   SKELETON,
   generateFigures,
   rasterizeFigure,
@@ -49,7 +49,7 @@ const STILL: FigurePose = { spine: 0, neck: 0, shoulder: [0, 0], elbow: [0, 0], 
 
 /** A figure with the default body, H = 100, pelvis at (128, 128), upright, facing the viewer. */
 function figure(overrides: Partial<FigureSpec> = {}): FigureSpec {
-  return { kind: 'stand', cx: 128, cy: 128, height: 100, angle: 0, back: false, leftInFront: true, body: { ...FIGURE_BODY }, pose: STILL, color: [100, 150, 200], ...overrides };
+  return { family: 'stand', cx: 128, cy: 128, height: 100, angle: 0, back: false, leftInFront: true, body: { ...FIGURE_BODY }, pose: STILL, color: [100, 150, 200], ...overrides };
 }
 
 /** A 256 × 256 layout on a flat grey (40) background, no noise, no anti-aliasing. */
@@ -400,8 +400,8 @@ describe('generateFigures', () => {
     expect(Math.min(...heights)).toBeLessThan(28);
     expect(Math.max(...heights)).toBeGreaterThan(180);
     for (const [lo, hi] of [[24, 48], [48, 96], [96, 192]]) expect(heights.filter((h) => h >= lo! && h < hi!).length / heights.length).toBeGreaterThan(0.15);
-    const kinds = new Set(figures.map((f) => f.kind));
-    expect([...kinds].sort()).toEqual(POSE_KINDS.map((k) => k.kind).sort());
+    const families = new Set(figures.map((f) => f.family));
+    expect([...families].sort()).toEqual(POSE_FAMILIES.map((k) => k.family).sort());
     const back = figures.filter((f) => f.back).length / figures.length;
     expect(back).toBeGreaterThan(0.4);
     expect(back).toBeLessThan(0.6);
