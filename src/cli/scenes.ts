@@ -1,25 +1,38 @@
 /**
- * `npm run scenes -- --seeds A-B --out DIR [--width 256] [--height 256] [scene options]`
+ * `npm run scenes -- [--kind shapes|figures] --seeds A-B --out DIR [--width 256] [--height 256] [options]`
  *
- * Writes the synthetic scenes of seeds A … B as a COCO dataset: DIR/images/scene_<seed>.png and
- * DIR/annotations.json (RLE masks, image id = seed). Splits are seed ranges (src/data/scenes.ts
- * SCENE_SPLITS): train 0 … N−1, val 1000000-1000499.
+ * Writes the synthetic images of seeds A … B as a COCO dataset: DIR/images/<kind>_<seed>.png and
+ * DIR/annotations.json (RLE masks, image id = seed). `--kind shapes` (the default) writes the
+ * shape scenes (src/data/scenes.ts), `--kind figures` the stick people with COCO person keypoints
+ * (src/data/figures.ts). Splits are seed ranges (SCENE_SPLITS, FIGURE_SPLITS): train 0 … N−1,
+ * val 1000000-1000499.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
-import { SceneCocoBuilder, sceneFileName } from '../data/coco_export.ts';
+import { FiguresCocoBuilder, SceneCocoBuilder, figuresFileName, sceneFileName } from '../data/coco_export.ts';
+import { type FiguresOptions, figuresConfig, generateFigures } from '../data/figures.ts';
 import { type SceneOptions, generateScene, parseSeedRange, sceneConfig } from '../data/scenes.ts';
 import type { RgbImage } from '../types.ts';
 import { UsageError, parseArgs, runIfMain } from './args.ts';
 
-const USAGE = `usage: npm run scenes -- --seeds A-B --out DIR [--width 256] [--height 256] [--min-instances 3]
-                      [--max-instances 10] [--min-size 8] [--max-size S] [--noise 10] [--antialias true|false]
+const USAGE = `usage: npm run scenes -- [--kind shapes|figures] --seeds A-B --out DIR [--width 256] [--height 256]
+                      [--min-instances N] [--max-instances N] [--min-size S] [--max-size S] [--noise 10]
+                      [--antialias true|false] [figures only: --min-distractors 0] [--max-distractors 4]
+                      [--back-view 0.5]
+  --kind K      shapes (default): the shape scenes, 6 classes (src/data/scenes.ts; 3-10 shapes, 8 px up);
+                figures: stick people with 14 COCO person keypoints each (src/data/figures.ts; 1-6
+                figures 24 px tall up, among unannotated distractor shapes)
   --seeds A-B   seed range, both ends included (train: 0-N, val: 1000000-1000499)
-  --out DIR     writes DIR/images/scene_<seed>.png and DIR/annotations.json (COCO, RLE masks, image id = seed)`;
+  --out DIR     writes DIR/images/<scene|figures>_<seed>.png and DIR/annotations.json (COCO, RLE masks,
+                image id = seed; figures: keypoints, num_keypoints and the category's keypoints/skeleton)
+  --min-size, --max-size   shapes: circumscribed diameter; figures: figure height (log-uniform between)
+  --min-distractors, --max-distractors   figures: unannotated shapes drawn behind and in front
+  --back-view F            figures: fraction seen from the back (mirrored; left is still the lighter side)`;
 
 export const SCENE_OPTION_FLAGS = ['width', 'height', 'minInstances', 'maxInstances', 'minSize', 'maxSize', 'noise', 'antialias'] as const;
-const OWN_FLAGS: Record<string, boolean> = { seeds: true, out: true, quiet: false, help: false, ...Object.fromEntries(SCENE_OPTION_FLAGS.map((f) => [f, true])) };
+export const FIGURE_OPTION_FLAGS = [...SCENE_OPTION_FLAGS, 'minDistractors', 'maxDistractors', 'backView'] as const;
+const OWN_FLAGS: Record<string, boolean> = { kind: true, seeds: true, out: true, quiet: false, help: false, ...Object.fromEntries(FIGURE_OPTION_FLAGS.map((f) => [f, true])) };
 
 /** PNG bytes of an RGB image (Node only: pngjs). */
 export function encodePng(image: RgbImage): Uint8Array {
@@ -33,13 +46,10 @@ export function encodePng(image: RgbImage): Uint8Array {
   return PNG.sync.write(png, { colorType: 2 });
 }
 
-/**
- * Scene options from CLI flags (numbers; antialias true/false). `prefix` ('scene' in npm run eval,
- * where --min-size is torchvision's transform keyword) is prepended: --scene-min-size.
- */
-export function sceneOptionsOf(flags: Map<string, string>, prefix = ''): SceneOptions {
+/** Generator options from CLI flags (numbers; antialias true/false), checked by `check`. */
+function optionsOf(flags: Map<string, string>, names: readonly string[], check: (o: Record<string, number | boolean>) => unknown, prefix: string): Record<string, number | boolean> {
   const options: Record<string, number | boolean> = {};
-  for (const f of SCENE_OPTION_FLAGS) {
+  for (const f of names) {
     const key = prefix ? `${prefix}${f[0]!.toUpperCase()}${f.slice(1)}` : f;
     const raw = flags.get(key);
     if (raw === undefined) continue;
@@ -54,11 +64,24 @@ export function sceneOptionsOf(flags: Map<string, string>, prefix = ''): SceneOp
     }
   }
   try {
-    sceneConfig(options);
+    check(options);
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
   return options;
+}
+
+/**
+ * Scene options from CLI flags (numbers; antialias true/false). `prefix` ('scene' in npm run eval,
+ * where --min-size is torchvision's transform keyword) is prepended: --scene-min-size.
+ */
+export function sceneOptionsOf(flags: Map<string, string>, prefix = ''): SceneOptions {
+  return optionsOf(flags, SCENE_OPTION_FLAGS, sceneConfig, prefix);
+}
+
+/** Figures options from CLI flags, as `sceneOptionsOf` (with the figures-only flags). */
+export function figuresOptionsOf(flags: Map<string, string>, prefix = ''): FiguresOptions {
+  return optionsOf(flags, FIGURE_OPTION_FLAGS, figuresConfig, prefix);
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -76,23 +99,48 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  const options = sceneOptionsOf(flags);
+  const kind = flags.get('kind') ?? 'shapes';
+  if (kind !== 'shapes' && kind !== 'figures') throw new UsageError(`--kind ${kind}: expected shapes or figures`);
+  if (kind === 'shapes') {
+    const figuresOnly = FIGURE_OPTION_FLAGS.filter((f) => !(SCENE_OPTION_FLAGS as readonly string[]).includes(f) && flags.has(f));
+    if (figuresOnly.length > 0) {
+      const names = figuresOnly.map((f) => `--${f.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ');
+      throw new UsageError(`${names}: only for --kind figures (the shape scenes have no distractors or views); add --kind figures or drop the flag`);
+    }
+  }
   const count = range.last - range.first + 1;
   const quiet = flags.has('quiet');
+  let builder: SceneCocoBuilder | FiguresCocoBuilder;
+  let next: (seed: number) => void;
+  if (kind === 'shapes') {
+    const options = sceneOptionsOf(flags);
+    const shapes = new SceneCocoBuilder(options);
+    builder = shapes;
+    next = (seed) => {
+      const scene = generateScene(seed, options);
+      writeFileSync(join(out, 'images', sceneFileName(seed)), encodePng(scene.image));
+      shapes.add(scene); // keeps the masks as RLE only
+    };
+  } else {
+    const options = figuresOptionsOf(flags);
+    const figures = new FiguresCocoBuilder(options);
+    builder = figures;
+    next = (seed) => {
+      const scene = generateFigures(seed, options);
+      writeFileSync(join(out, 'images', figuresFileName(seed)), encodePng(scene.image));
+      figures.add(scene);
+    };
+  }
   mkdirSync(join(out, 'images'), { recursive: true });
-  const builder = new SceneCocoBuilder(options);
   const t0 = performance.now();
   for (let seed = range.first; seed <= range.last; seed++) {
-    const scene = generateScene(seed, options);
-    writeFileSync(join(out, 'images', sceneFileName(seed)), encodePng(scene.image));
-    builder.add(scene); // keeps the masks as RLE only
-
+    next(seed);
     if (!quiet && (seed - range.first + 1) % 100 === 0) process.stderr.write(`[scenes] ${seed - range.first + 1}/${count}\n`);
   }
   const coco = builder.build();
   writeFileSync(join(out, 'annotations.json'), `${JSON.stringify(coco)}\n`);
   if (!quiet) {
-    process.stderr.write(`[scenes] ${count} scenes, ${coco.annotations.length} instances in ${((performance.now() - t0) / 1000).toFixed(1)} s → ${out}/annotations.json, ${out}/images/\n`);
+    process.stderr.write(`[scenes] ${count} ${kind === 'shapes' ? 'scenes' : 'figures images'}, ${coco.annotations.length} instances in ${((performance.now() - t0) / 1000).toFixed(1)} s → ${out}/annotations.json, ${out}/images/\n`);
   }
   return 0;
 }

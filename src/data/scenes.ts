@@ -153,16 +153,18 @@ export function sceneConfig(options: SceneOptions = {}): SceneConfig {
   return c;
 }
 
-type Rgb = [number, number, number];
+export type Rgb = [number, number, number];
 
 const clamp255 = (v: number) => (v < 0 ? 0 : v > 255 ? 255 : v);
-const distance = (a: Rgb, b: Rgb) => {
+/** Euclidean distance of two RGB colours, levels. */
+export const colorDistance = (a: Rgb, b: Rgb) => {
   const [d0, d1, d2] = [a[0] - b[0], a[1] - b[1], a[2] - b[2]];
   return Math.sqrt(d0 * d0 + d1 * d1 + d2 * d2); // not **: Math.pow may differ between engines
 };
-const randomColor = (rng: Rng): Rgb => [rng.int(0, 255), rng.int(0, 255), rng.int(0, 255)];
+export const randomColor = (rng: Rng): Rgb => [rng.int(0, 255), rng.int(0, 255), rng.int(0, 255)];
 
-function sampleBackground(rng: Rng, width: number, height: number): BackgroundSpec {
+/** A random textured background: gradient, optional stripes, blotches (shared with figures.ts). */
+export function sampleBackground(rng: Rng, width: number, height: number): BackgroundSpec {
   const colorA = randomColor(rng);
   const colorB = colorA.map((v) => Math.round(clamp255(v + rng.uniform(-70, 70)))) as Rgb;
   const gradientAngle = rng.uniform(0, 2 * Math.PI);
@@ -190,13 +192,13 @@ function sampleBackground(rng: Rng, width: number, height: number): BackgroundSp
 }
 
 /** A fill colour far from the background's colours and, if possible, from the shapes already placed. */
-function sampleShapeColor(rng: Rng, background: BackgroundSpec, placed: readonly Rgb[]): Rgb {
+export function sampleShapeColor(rng: Rng, background: BackgroundSpec, placed: readonly Rgb[]): Rgb {
   let best: Rgb = [0, 0, 0];
   let bestScore = -Infinity;
   for (let attempt = 0; attempt < 24; attempt++) {
     const c = randomColor(rng);
-    const fromBackground = Math.min(distance(c, background.colorA), distance(c, background.colorB));
-    const fromShapes = placed.reduce((m, p) => Math.min(m, distance(c, p)), Infinity);
+    const fromBackground = Math.min(colorDistance(c, background.colorA), colorDistance(c, background.colorB));
+    const fromShapes = placed.reduce((m, p) => Math.min(m, colorDistance(c, p)), Infinity);
     if (fromBackground >= 110 && fromShapes >= 60) return c;
     const score = Math.min(fromBackground - 110, fromShapes - 60);
     if (score > bestScore) {
@@ -213,8 +215,11 @@ interface Sampled {
   owner: Int16Array;
 }
 
-/** Owner map of shapes drawn back to front (−1 = background). */
-function ownerMap(rasters: readonly ShapeRaster[], width: number, height: number): Int16Array {
+/** What the owner map reads of a raster: its region and inside flags (a ShapeRaster, or a figure's). */
+export type RegionRaster = Pick<ShapeRaster, 'x0' | 'y0' | 'width' | 'height' | 'inside'>;
+
+/** Owner map of regions drawn back to front (−1 = background). */
+export function ownerMap(rasters: readonly RegionRaster[], width: number, height: number): Int16Array {
   const owner = new Int16Array(width * height).fill(-1);
   rasters.forEach((r, k) => {
     for (let y = 0, i = 0; y < r.height; y++) {
@@ -272,7 +277,8 @@ export function sampleLayout(seed: number, options: SceneOptions = {}): SceneLay
   return sample(seed, sceneConfig(options)).layout;
 }
 
-function paintBackground(pixels: Float32Array, bg: BackgroundSpec, width: number, height: number): void {
+/** Paint a background into float RGB pixels (row-major, 3 per pixel). */
+export function paintBackground(pixels: Float32Array, bg: BackgroundSpec, width: number, height: number): void {
   const gx = detCos(bg.gradientAngle);
   const gy = detSin(bg.gradientAngle);
   // gradient parameter t = ((x, y) · g − min) / (max − min) over the image corners
@@ -322,7 +328,8 @@ function paintBackground(pixels: Float32Array, bg: BackgroundSpec, width: number
   }
 }
 
-function paintShape(pixels: Float32Array, shape: ShapeSpec, raster: ShapeRaster, width: number): void {
+/** Composite a shape's anti-aliased fill (with its shading) over float RGB pixels. */
+export function paintShape(pixels: Float32Array, shape: ShapeSpec, raster: ShapeRaster, width: number): void {
   const c = detCos(shape.angle);
   const s = detSin(shape.angle);
   const [su, sv] = [shape.shading[0] / shape.radius, shape.shading[1] / shape.radius];
@@ -342,21 +349,17 @@ function paintShape(pixels: Float32Array, shape: ShapeSpec, raster: ShapeRaster,
   }
 }
 
-function render(layout: SceneLayout, rasters: readonly ShapeRaster[], owner: Int16Array): Scene {
-  const { width, height } = layout;
-  const pixels = new Float32Array(width * height * 3);
-  paintBackground(pixels, layout.background, width, height);
-  layout.shapes.forEach((shape, k) => paintShape(pixels, shape, rasters[k]!, width));
-  // Noise: one 32-bit draw per pixel, 10 bits per channel, from the seed's second stream.
-  const data = new Uint8Array(width * height * 3);
-  const noise = new Rng(layout.seed, 1);
-  const amp = layout.noiseAmplitude;
+/**
+ * Add the per-pixel noise and quantize: one 32-bit draw per pixel from `noise`, 10 bits per channel,
+ * u in [0, 1023] → amp·(2u/1023 − 1) in [−amp, amp]; then clamp to 0…255 and round half up.
+ */
+export function quantizeWithNoise(pixels: Float32Array, noise: Rng, amp: number): Uint8Array {
+  const data = new Uint8Array(pixels.length);
   const step = (2 * amp) / 1023;
   let v = 0;
   for (let p = 0; p < data.length; p += 3) {
     const bits = amp > 0 ? noise.nextUint32() : 0;
-    // 10 bits per channel, u in [0, 1023] → noise amp·(2u/1023 − 1) in [−amp, amp]; then clamp and
-    // round half up ((v + 0.5) | 0: much faster than Math.round here, the same on every engine)
+    // (v + 0.5) | 0: much faster than Math.round here, the same on every engine
     v = pixels[p]! + ((bits & 1023) * step - amp);
     data[p] = v <= 0 ? 0 : v >= 255 ? 255 : (v + 0.5) | 0;
     v = pixels[p + 1]! + (((bits >>> 10) & 1023) * step - amp);
@@ -364,24 +367,36 @@ function render(layout: SceneLayout, rasters: readonly ShapeRaster[], owner: Int
     v = pixels[p + 2]! + (((bits >>> 20) & 1023) * step - amp);
     data[p + 2] = v <= 0 ? 0 : v >= 255 ? 255 : (v + 0.5) | 0;
   }
-  const instances = layout.shapes.map((shape, k): SceneInstance => {
-    const r = rasters[k]!;
-    const mask = new Uint8Array(width * height);
-    let [x1, y1, x2, y2] = [width, height, 0, 0];
-    let area = 0;
-    for (let y = r.y0; y < r.y0 + r.height; y++) {
-      for (let x = r.x0, p = y * width + r.x0; x < r.x0 + r.width; x++, p++) {
-        if (owner[p] !== k) continue;
-        mask[p] = 1;
-        area++;
-        if (x < x1) x1 = x;
-        if (x >= x2) x2 = x + 1;
-        if (y < y1) y1 = y;
-        if (y >= y2) y2 = y + 1;
-      }
+  return data;
+}
+
+/** The visible part of region k (the pixels it owns) as an instance: mask, tight box, area. */
+export function visibleInstance(owner: Int16Array, k: number, r: RegionRaster, label: number, width: number, height: number): SceneInstance {
+  const mask = new Uint8Array(width * height);
+  let [x1, y1, x2, y2] = [width, height, 0, 0];
+  let area = 0;
+  for (let y = r.y0; y < r.y0 + r.height; y++) {
+    for (let x = r.x0, p = y * width + r.x0; x < r.x0 + r.width; x++, p++) {
+      if (owner[p] !== k) continue;
+      mask[p] = 1;
+      area++;
+      if (x < x1) x1 = x;
+      if (x >= x2) x2 = x + 1;
+      if (y < y1) y1 = y;
+      if (y >= y2) y2 = y + 1;
     }
-    return { label: shape.label, mask, box: [x1, y1, x2, y2], area, iscrowd: 0 };
-  });
+  }
+  return { label, mask, box: [x1, y1, x2, y2], area, iscrowd: 0 };
+}
+
+function render(layout: SceneLayout, rasters: readonly ShapeRaster[], owner: Int16Array): Scene {
+  const { width, height } = layout;
+  const pixels = new Float32Array(width * height * 3);
+  paintBackground(pixels, layout.background, width, height);
+  layout.shapes.forEach((shape, k) => paintShape(pixels, shape, rasters[k]!, width));
+  // Noise from the seed's second stream.
+  const data = quantizeWithNoise(pixels, new Rng(layout.seed, 1), layout.noiseAmplitude);
+  const instances = layout.shapes.map((shape, k) => visibleInstance(owner, k, rasters[k]!, shape.label, width, height));
   return { seed: layout.seed, image: { width, height, data }, instances, layout };
 }
 

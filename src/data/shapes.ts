@@ -52,10 +52,10 @@ export interface ShapeRaster {
   area: number;
 }
 
-type Sdf = (u: number, v: number) => number;
+export type Sdf = (u: number, v: number) => number;
 
 /** Signed distance to a closed polygon given as flat [x0, y0, x1, y1, …] (exact, any simple polygon). */
-function polygonSdf(vertices: Float64Array): Sdf {
+export function polygonSdf(vertices: Float64Array): Sdf {
   const n = vertices.length / 2;
   return (u, v) => {
     let d = Infinity;

@@ -5,10 +5,12 @@
  *
  * Glossary
  *   sample     one image with its gt: boxes [x1, y1, x2, y2] (pixels of that image), labels (class
- *              index, 1 … K), masks (G planes)
+ *              index, 1 … K), masks (G planes), and for Keypoint R-CNN keypoints (G × K × 3 [x, y, v],
+ *              src/data/figures.ts)
  *   scene seed the index of a training scene: step s, image j of a batch of B uses scene
  *              firstSeed + ((s·B + j) mod count) of the seed range [firstSeed, firstSeed + count)
  */
+import { type FiguresOptions, type FiguresScene, KEYPOINT_NAMES, generateFigures } from '../data/figures.ts';
 import { generateScene, type Scene, type SceneOptions } from '../data/scenes.ts';
 import type { TransformConfig } from '../config.ts';
 import { nearestIndices } from '../stages/fpn.ts';
@@ -21,10 +23,12 @@ export interface TrainSample {
   boxes: Boxes;
   labels: Int32Array;
   masks: GtMasks;
+  /** Keypoint R-CNN only: G × K × 3 [x, y, v] in pixels of the image (v: 0 not labelled, 1 occluded, 2 visible) */
+  keypoints?: Float32Array;
 }
 
 /** A generated scene as a training sample (every instance; a scene with none is all background). */
-export function sceneToSample(scene: Scene): TrainSample {
+export function sceneToSample(scene: Pick<Scene, 'image' | 'instances'>): TrainSample {
   const { width, height } = scene.image;
   const g = scene.instances.length;
   const boxes = new Float32Array(4 * g);
@@ -41,6 +45,19 @@ export function sceneToSample(scene: Scene): TrainSample {
 /** The training scene of a sample index: seeds cycle through [firstSeed, firstSeed + count). */
 export function trainScene(index: number, seeds: { first: number; count: number }, options: SceneOptions = {}): Scene {
   return generateScene(seeds.first + (index % seeds.count), options);
+}
+
+/** A generated figures image as a training sample: `sceneToSample` plus every figure's keypoints (G × K × 3). */
+export function figuresToSample(scene: FiguresScene): TrainSample {
+  const k3 = 3 * KEYPOINT_NAMES.length;
+  const keypoints = new Float32Array(scene.instances.length * k3);
+  scene.instances.forEach((inst, i) => keypoints.set(inst.keypoints, i * k3));
+  return { ...sceneToSample(scene), keypoints };
+}
+
+/** The training figures image of a sample index: seeds cycle through [firstSeed, firstSeed + count), as `trainScene`. */
+export function trainFigures(index: number, seeds: { first: number; count: number }, options: FiguresOptions = {}): FiguresScene {
+  return generateFigures(seeds.first + (index % seeds.count), options);
 }
 
 /** Nearest resize of every mask plane (torch `interpolate(mode='nearest')`, as torchvision resizes masks). */
