@@ -116,7 +116,7 @@ describe('training steps', () => {
       const after = await batchLosses(session.model, batch, 99, 0);
       expect(after.total).toBeLessThan(0.7 * before.total);
       expect(totals.slice(-3).reduce((a, b) => a + b) / 3).toBeLessThan(totals.slice(0, 3).reduce((a, b) => a + b) / 3);
-      for (const name of ['rpnObjectness', 'classifier', 'mask'] as const) expect(after[name], name).toBeLessThan(before[name]);
+      for (const name of ['rpnObjectness', 'classifier', 'mask'] as const) expect(after[name], name).toBeLessThan(before[name]!);
     } finally {
       session.dispose();
     }
@@ -277,7 +277,7 @@ describe('the trained model in the engine', () => {
         await close(box.boxRegression, trace.boxHead.boxRegression, 'box regression');
         expect(trace.detections.boxes.length).toBeGreaterThan(0);
         const maskPooled = poolBatch(f.maps, [trace.detections.boxes], [size], session.config.roiHeads.maskRoiPool);
-        const masks = maskHead(session.model.maskHead, maskPooled);
+        const masks = maskHead(session.model.maskHead!, maskPooled);
         await close(masks, trace.maskHead.maskLogits, 'mask logits');
         tf.dispose([input, nhwc, ...f.maps, ...f.objectness, ...f.deltas, pooled, box.classLogits, box.boxRegression, maskPooled, masks]);
       } finally {

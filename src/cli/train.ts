@@ -16,16 +16,16 @@ import { ConfigError, type MaskRcnnSpec, type Pooler } from '../config.ts';
 import { parseSeedRange } from '../data/scenes.ts';
 import { type Backend, useBackend } from '../node/backend.ts';
 import {
-  type CheckpointFs, FILES, type TrainRecipe, hasCheckpoint, leaves, loadTrainCheckpoint, saveCheckpoint, valueAt,
+  type CheckpointFs, type DataKind, FILES, type TrainRecipe, hasCheckpoint, leaves, loadTrainCheckpoint, saveCheckpoint, valueAt,
 } from '../train/checkpoint.ts';
-import { LOSS_NAMES } from '../train/forward.ts';
+import type { LossName } from '../train/forward.ts';
 import { registerTrainingKernels } from '../train/kernels.ts';
 import { type TrainSession, createSession, defaultRecipe, mergeSpec, restoreSession, runStep, sessionState, trainConfig } from '../train/recipe.ts';
 import type { StepResult } from '../train/trainer.ts';
 import { UsageError, parseArgs } from './args.ts';
 
 const USAGE = `usage: npm run train -- --out DIR [--steps N] [--batch B] [--lr X] [--seed S] [--resume]
-                     [--optimizer sgd|adamw] [--pooler roiAlign|roiPool|roiWarp] [--backend wasm|cpu]
+                     [--optimizer sgd|adamw] [--pooler roiAlign|roiPool|roiWarp] [--data scenes|figures] [--backend wasm|cpu]
                      [--image-size 256] [--train-seeds A-B] [--warmup N] [--weight-decay X] [--clip-norm X]
                      [--save-every N] [--log-every N] [--stop-after N] [config fields]
   --out DIR          checkpoint directory (model.safetensors, optimizer.safetensors, config.json, state.json, loss.jsonl)
@@ -36,7 +36,9 @@ const USAGE = `usage: npm run train -- --out DIR [--steps N] [--batch B] [--lr X
   --resume           continue the checkpoint in DIR (flags given must match it; --steps N may change
                      the schedule's length from the current step on, recorded in state.json)
   --stop-after N     save and stop after step N, schedule unchanged (continue later with --resume)
-  --pooler NAME      RoI pooler of both heads: roiAlign (default), roiPool or roiWarp
+  --pooler NAME      RoI pooler of every head: roiAlign (default), roiPool or roiWarp
+  --data NAME        scenes (default: shapes, a Mask R-CNN) or figures (stick people with 14 keypoints:
+                     a Mask R-CNN with the keypoint branch of the paper's section 5, src/train/recipe.ts)
   --backend NAME     tfjs backend: wasm (default) or cpu
   --image-size N     scene width and height, and the transform's min/max size (default 256)
   --train-seeds A-B  scene seed range (default the whole train split 0-999999, see src/data/scenes.ts)
@@ -44,7 +46,7 @@ config fields: torchvision keywords or dotted config paths over the small model 
 (e.g. --backbone.base-width 32 --fpn.out-channels 96)`;
 
 const OWN_FLAGS = {
-  out: true, steps: true, batch: true, lr: true, seed: true, resume: false, optimizer: true, pooler: true, backend: true,
+  out: true, steps: true, batch: true, lr: true, seed: true, resume: false, optimizer: true, pooler: true, data: true, backend: true,
   imageSize: true, trainSeeds: true, warmup: true, weightDecay: true, clipNorm: true, saveEvery: true, logEvery: true, stopAfter: true,
   quiet: false, help: false,
 };
@@ -68,7 +70,7 @@ const positiveInt = (v: number) => Number.isInteger(v) && v >= 1;
 const nonNegative = (v: number) => Number.isFinite(v) && v >= 0;
 
 /** The recipe fields and config spec the command line asks for (only what was given). */
-function requested(flags: Map<string, string>, spec: MaskRcnnSpec): { recipe: Record<string, unknown>; spec: MaskRcnnSpec; imageSize: number | undefined } {
+function requested(flags: Map<string, string>, spec: MaskRcnnSpec): { recipe: Record<string, unknown>; spec: MaskRcnnSpec; imageSize: number | undefined; data: DataKind } {
   const recipe: Record<string, unknown> = {};
   const set = (path: string, v: unknown) => {
     if (v === undefined) return;
@@ -100,14 +102,18 @@ function requested(flags: Map<string, string>, spec: MaskRcnnSpec): { recipe: Re
   }
   const imageSize = number(flags, 'imageSize', (v) => Number.isInteger(v) && v >= 32, 'an integer ≥ 32');
   if (imageSize !== undefined) set('data.scene', { width: imageSize, height: imageSize });
+  const data = flags.get('data');
+  if (data !== undefined && data !== 'scenes' && data !== 'figures') throw new UsageError(`--data ${data}: expected scenes or figures`);
+  if (data === 'figures') set('data.kind', 'figures');
   let out = spec;
   const pooler = flags.get('pooler');
   if (pooler !== undefined) {
     if (!['roiAlign', 'roiPool', 'roiWarp'].includes(pooler)) throw new UsageError(`--pooler ${pooler}: expected roiAlign, roiPool or roiWarp`);
-    out = mergeSpec(out, { roiHeads: { boxRoiPool: { pooler: pooler as Pooler }, maskRoiPool: { pooler: pooler as Pooler } } }) as MaskRcnnSpec;
+    const p = { pooler: pooler as Pooler };
+    out = mergeSpec(out, { roiHeads: { boxRoiPool: p, maskRoiPool: p, ...(data === 'figures' ? { keypointRoiPool: p } : {}) } }) as MaskRcnnSpec;
   }
   if (imageSize !== undefined) out = mergeSpec({ transform: { minSize: imageSize, maxSize: imageSize } }, out) as MaskRcnnSpec;
-  return { recipe, spec: out, imageSize };
+  return { recipe, spec: out, imageSize, data: data === 'figures' ? 'figures' : 'scenes' };
 }
 
 /**
@@ -156,11 +162,12 @@ const fmtTime = (ms: number) => {
 export function progressLine(window: readonly StepResult[], step: number, steps: number, batch: number): string {
   const mean = (f: (r: StepResult) => number) => window.reduce((s, r) => s + f(r), 0) / Math.max(window.length, 1);
   const ms = mean((r) => r.ms);
-  const l = (n: (typeof LOSS_NAMES)[number]) => mean((r) => r.losses[n]).toFixed(3);
+  const l = (n: LossName) => mean((r) => r.losses[n] ?? 0).toFixed(3);
+  const has = (n: LossName) => window.length > 0 && window[0]!.losses[n] !== undefined;
   const last = window[window.length - 1];
   return (
     `step ${step}/${steps}  loss ${mean((r) => r.total).toFixed(3)} ` +
-    `(rpn ${l('rpnObjectness')}+${l('rpnBox')} cls ${l('classifier')} box ${l('boxReg')} mask ${l('mask')})  ` +
+    `(rpn ${l('rpnObjectness')}+${l('rpnBox')} cls ${l('classifier')} box ${l('boxReg')}${has('mask') ? ` mask ${l('mask')}` : ''}${has('keypoint') ? ` kp ${l('keypoint')}` : ''})  ` +
     `lr ${last ? last.lr.toPrecision(3) : '-'}  ${((1000 * batch) / ms).toFixed(2)} img/s  ETA ${fmtTime((steps - step) * ms)}`
   );
 }
@@ -212,18 +219,19 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (flags.has('resume')) log(`[train] --resume: no checkpoint in ${dir} yet, starting from step 0`);
     let config;
     try {
-      config = trainConfig(want.spec, want.imageSize);
+      config = trainConfig(want.spec, want.imageSize, want.data);
     } catch (e) {
       if (e instanceof ConfigError) throw new UsageError(e.message);
       throw e;
     }
-    const base = defaultRecipe(want.imageSize, (want.recipe['optimizer'] as { kind?: 'sgd' | 'adamw' } | undefined)?.kind);
+    const base = defaultRecipe(want.imageSize, (want.recipe['optimizer'] as { kind?: 'sgd' | 'adamw' } | undefined)?.kind, want.data);
     const recipe = mergeSpec(base, want.recipe) as TrainRecipe;
     session = createSession(config, recipe);
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, FILES.losses), '');
     log(`[train] new run in ${dir}: ${recipe.steps} steps × ${recipe.batch} images, ${recipe.optimizer.kind} lr ${recipe.optimizer.lr}, ` +
-      `ResNet-${config.backbone.depth} width ${config.backbone.baseWidth}, FPN ${config.fpn.outChannels}, ${config.roiHeads.boxRoiPool.pooler}`);
+      `ResNet-${config.backbone.depth} width ${config.backbone.baseWidth}, FPN ${config.fpn.outChannels}, ${config.roiHeads.boxRoiPool.pooler}` +
+      `${config.roiHeads.keypointBranch ? `, keypoint head ${config.roiHeads.keypointHead.layers.length} × ${config.roiHeads.keypointHead.layers[0]} → ${config.roiHeads.keypointPredictor.numKeypoints} keypoints` : ''}, ${want.data}`);
   }
   log(`[train] backend ${tf.getBackend()}; checkpoint every ${saveEvery} steps; Ctrl-C saves and stops`);
 

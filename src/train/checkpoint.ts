@@ -18,6 +18,7 @@
  */
 import type { MaskRcnnConfig } from '../config.ts';
 import type { SceneOptions } from '../data/scenes.ts';
+import type { FiguresOptions } from '../data/figures.ts';
 import type { NamedTensor, StateDict } from '../types.ts';
 import { MANIFEST_FILE, readSafetensors, writeSafetensors, writeShards } from '../weights/index.ts';
 import type { Optimizer, OptimizerConfig } from './optimizer.ts';
@@ -35,13 +36,21 @@ export const FILES = {
   losses: 'loss.jsonl',
 } as const;
 
+/** The synthetic data sets a model trains on. */
+export type DataKind = 'scenes' | 'figures';
+
 export interface TrainRecipe {
   steps: number;
   batch: number;
   seed: number;
   optimizer: OptimizerConfig;
   bnMomentum: number;
-  data: { firstSeed: number; count: number; scene: SceneOptions };
+  /**
+   * The training images: `kind` 'scenes' (src/data/scenes.ts, the default when absent) or 'figures'
+   * (src/data/figures.ts: stick people with keypoints, for a keypoint model), seeds firstSeed …
+   * firstSeed + count − 1, generated with `scene` options.
+   */
+  data: { kind?: DataKind; firstSeed: number; count: number; scene: SceneOptions | FiguresOptions };
   /** Each `--resume --steps N` that changed the schedule's length: at which step, from and to. */
   scheduleChanges?: { atStep: number; fromSteps: number; toSteps: number }[];
 }

@@ -15,6 +15,7 @@ import { generateScene, type Scene, type SceneOptions } from '../data/scenes.ts'
 import type { TransformConfig } from '../config.ts';
 import { nearestIndices } from '../stages/fpn.ts';
 import { resizeBoxes, transformPixels } from '../stages/transform.ts';
+import { resizeKeypoints } from '../geometry/keypoints.ts';
 import type { Boxes, RgbImage, Size } from '../types.ts';
 import type { GtMasks } from './targets.ts';
 
@@ -83,6 +84,8 @@ export interface ImageTargets {
   boxes: Boxes;
   labels: Int32Array;
   masks: GtMasks;
+  /** G × K × 3 keypoints (Keypoint R-CNN samples only) */
+  keypoints?: Float32Array;
 }
 
 export interface PreparedBatch {
@@ -114,6 +117,8 @@ export function prepareBatch(samples: readonly TrainSample[], cfg: TransformConf
       boxes: same ? s.boxes : resizeBoxes(s.boxes, original, e.imageSize),
       labels: s.labels,
       masks: resizeMasks(s.masks, e.imageSize),
+      // torchvision's transform resizes keypoints with resize_keypoints (v kept)
+      ...(s.keypoints ? { keypoints: same ? s.keypoints : resizeKeypoints(s.keypoints, original, e.imageSize) } : {}),
     };
   });
   return { pixels, shape: [samples.length, hp, wp, 3], imageSizes: each.map((e) => e.imageSize), gt };

@@ -20,9 +20,11 @@ import { rpnHead } from '../stages/rpn_head.ts';
 import { poolRois } from '../stages/roi_pool.ts';
 import { boxHead } from '../stages/box_head.ts';
 import { maskHead } from '../stages/mask_head.ts';
+import { keypointHead } from '../stages/keypoint_head.ts';
+import type { MaskRcnnConfig } from '../config.ts';
 import type { Boxes, Size } from '../types.ts';
 import type { BatchNorm, ConvBn, TrainBackbone, TrainableMaskRcnn, TrainBlock } from './params.ts';
-import { fastRcnnLoss, maskLoss, rpnLoss } from './losses.ts';
+import { fastRcnnLoss, keypointLoss, maskLoss, rpnLoss } from './losses.ts';
 
 export type BnMode = 'train' | 'eval';
 
@@ -180,16 +182,27 @@ export interface LossTargets {
   roiRegression: Float32Array;
   /** per image: the positive RoIs (P_b × 4) */
   maskRois: Boxes[];
-  /** [P] classes and [P·M·M] mask targets */
+  /** [P] classes and [P·M·M] mask targets (mask targets empty without a mask branch) */
   maskLabels: Int32Array;
   maskTargets: Float32Array;
+  /** Keypoint branch: [P·K] target cells y·m + x of the positives' keypoints and 0/1 validity (empty without it) */
+  keypointIndex: Int32Array;
+  keypointValid: Float32Array;
 }
 
+/** The losses of a Mask R-CNN, in the order they are logged. */
 export const LOSS_NAMES = ['rpnObjectness', 'rpnBox', 'classifier', 'boxReg', 'mask'] as const;
-export type LossName = (typeof LOSS_NAMES)[number];
-export type Losses = Record<LossName, tf.Scalar>;
+/** Every loss a model can have: Mask R-CNN's and the keypoint branch's. */
+export const ALL_LOSS_NAMES = [...LOSS_NAMES, 'keypoint'] as const;
+export type LossName = (typeof ALL_LOSS_NAMES)[number];
+export type Losses = Partial<Record<LossName, tf.Scalar>>;
 
-/** The five losses of a batch whose targets are known. Inside `tf.variableGrads` this is the training graph. */
+/** The losses of a model with this config: the four of Faster R-CNN, then `mask` and/or `keypoint` for its branches. */
+export function lossNames(config: Pick<MaskRcnnConfig, 'roiHeads'>): LossName[] {
+  return ALL_LOSS_NAMES.filter((n) => (n !== 'mask' || config.roiHeads.maskBranch) && (n !== 'keypoint' || config.roiHeads.keypointBranch));
+}
+
+/** The losses of a batch whose targets are known (`lossNames(config)`). Inside `tf.variableGrads` this is the training graph. */
 export function lossForward(model: TrainableMaskRcnn, input: tf.Tensor4D, imageSizes: readonly Size[], t: LossTargets, ctx: BnContext): Losses {
   return tf.tidy(() => {
     const cfg = model.config.roiHeads;
@@ -207,16 +220,26 @@ export function lossForward(model: TrainableMaskRcnn, input: tf.Tensor4D, imageS
     const box = boxHead(model.boxHead, boxPooled);
     const r = t.roiLabels.length;
     const head = fastRcnnLoss(box.classLogits, box.boxRegression, tf.tensor1d(t.roiLabels, 'int32'), tf.tensor2d(t.roiRegression, [r, 4]));
-    const maskPooled = poolBatch(f.maps, t.maskRois, imageSizes, cfg.maskRoiPool);
-    const logits = maskHead(model.maskHead, maskPooled);
+    const losses: Losses = { rpnObjectness: rpnParts.objectness, rpnBox: rpnParts.box, classifier: head.classifier, boxReg: head.box };
     const p = t.maskLabels.length;
-    const m = logits.shape[1];
-    const mask = maskLoss(logits, tf.tensor1d(t.maskLabels, 'int32'), tf.tensor3d(t.maskTargets, [p, m, m]), cfg.maskLoss);
-    return { rpnObjectness: rpnParts.objectness, rpnBox: rpnParts.box, classifier: head.classifier, boxReg: head.box, mask };
+    if (cfg.maskBranch) {
+      const maskPooled = poolBatch(f.maps, t.maskRois, imageSizes, cfg.maskRoiPool);
+      const logits = maskHead(model.maskHead!, maskPooled);
+      const m = logits.shape[1];
+      losses.mask = maskLoss(logits, tf.tensor1d(t.maskLabels, 'int32'), tf.tensor3d(t.maskTargets, [p, m, m]), cfg.maskLoss);
+    }
+    if (cfg.keypointBranch) {
+      // The same positive RoIs as the mask branch (torchvision: proposals with labels > 0).
+      const kpPooled = poolBatch(f.maps, t.maskRois, imageSizes, cfg.keypointRoiPool);
+      const logits = keypointHead(model.keypointHead!, kpPooled);
+      const validCount = t.keypointValid.reduce((a, b) => a + b, 0);
+      losses.keypoint = keypointLoss(logits, tf.tensor1d(t.keypointIndex, 'int32'), tf.tensor1d(t.keypointValid), validCount);
+    }
+    return losses;
   });
 }
 
-/** L = Lrpn_cls + Lrpn_box + Lcls + Lbox + Lmask. */
+/** L = Lrpn_cls + Lrpn_box + Lcls + Lbox (+ Lmask) (+ Lkeypoint). */
 export function totalLoss(losses: Losses): tf.Scalar {
-  return tf.tidy(() => tf.addN(LOSS_NAMES.map((n) => losses[n])) as tf.Scalar);
+  return tf.tidy(() => tf.addN(ALL_LOSS_NAMES.flatMap((n) => (losses[n] ? [losses[n]] : []))) as tf.Scalar);
 }

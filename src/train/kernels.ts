@@ -78,6 +78,7 @@ import { tileGradConfig } from '@tensorflow/tfjs-core/dist/gradients/Tile_grad.j
 import { transposeGradConfig } from '@tensorflow/tfjs-core/dist/gradients/Transpose_grad.js';
 import { unpackGradConfig } from '@tensorflow/tfjs-core/dist/gradients/Unpack_grad.js';
 import { zerosLikeGradConfig } from '@tensorflow/tfjs-core/dist/gradients/ZerosLike_grad.js';
+import { resizeBilinearGradConfig } from '@tensorflow/tfjs-core/dist/gradients/ResizeBilinear_grad.js';
 import { registerRoiGradients } from '../../kernels/roi_grad.ts';
 
 const TFJS_GRADIENTS: GradConfig[] = [
@@ -85,7 +86,7 @@ const TFJS_GRADIENTS: GradConfig[] = [
   conv2DGradConfig, conv2DBackpropInputGradConfig, expGradConfig, expandDimsGradConfig, fusedBatchNormGradConfig,
   gatherGradConfig, identityGradConfig, logGradConfig, logSoftmaxGradConfig, maxGradConfig, maxPoolGradConfig,
   maximumGradConfig, meanGradConfig, minimumGradConfig, multiplyGradConfig, negGradConfig, packGradConfig,
-  padV2GradConfig, divGradConfig, reluGradConfig, reshapeGradConfig, resizeNearestNeighborGradConfig, rsqrtGradConfig, selectGradConfig,
+  padV2GradConfig, divGradConfig, reluGradConfig, reshapeGradConfig, resizeBilinearGradConfig, resizeNearestNeighborGradConfig, rsqrtGradConfig, selectGradConfig,
   sigmoidGradConfig, sliceGradConfig, softmaxGradConfig, softplusGradConfig, splitVGradConfig, sqrtGradConfig,
   squareGradConfig, squaredDifferenceGradConfig, subGradConfig, sumGradConfig, tileGradConfig, transposeGradConfig,
   unpackGradConfig, zerosLikeGradConfig,

@@ -141,3 +141,21 @@ export function softmaxMaskLoss(maskLogits: tf.Tensor4D, labels: tf.Tensor1D, ta
     return tf.neg(tf.div(tf.sum(tf.mul(logp, target)), p * h * w)) as tf.Scalar;
   });
 }
+
+/**
+ * The keypoint loss of the paper's §5 (torchvision `keypointrcnn_loss`): each labelled keypoint of a
+ * positive RoI is a one-hot m × m mask, and its loss is the cross-entropy of a softmax over the m²
+ * positions of its map (not a per-pixel sigmoid: one position is right, the others compete), averaged
+ * over the valid (RoI, keypoint) pairs. logits [P, m, m, K] (NHWC), index [P·K] int32 (y·m + x, RoI
+ * major), valid [P·K] 0/1 with `validCount` ones (counted on the host). No valid pair gives 0.
+ */
+export function keypointLoss(logits: tf.Tensor4D, index: tf.Tensor1D, valid: tf.Tensor1D, validCount: number): tf.Scalar {
+  return tf.tidy(() => {
+    const [p, m, w, k] = logits.shape;
+    if (p === 0 || validCount === 0) return tf.mul(tf.sum(logits), 0) as tf.Scalar;
+    const rows = tf.reshape(tf.transpose(logits, [0, 3, 1, 2]), [p * k, m * w]); // [P, m, m, K] → [P, K, m, m] → [P·K, m²]
+    const logp = tf.logSoftmax(rows); // over the m² positions
+    const picked = tf.sum(tf.mul(logp, oneHotFloat(index, m * w)), 1); // [P·K]: log p of the target cell
+    return tf.neg(tf.div(tf.sum(tf.mul(picked, valid)), validCount)) as tf.Scalar;
+  });
+}

@@ -17,8 +17,8 @@
  *              torchvision), the last BN γ of each residual block 0 (zero-init residual: every block
  *              starts as the identity, which lets a BN ResNet train from scratch at a high rate); FPN
  *              and fc6/fc7 He-uniform a = 1 (torchvision FPN, detectron2 c2_xavier_fill); RPN head
- *              N(0, 0.01); cls_score N(0, 0.01), bbox_pred N(0, 0.001) (detectron2); mask head
- *              He-normal fan_out; biases 0
+ *              N(0, 0.01); cls_score N(0, 0.01), bbox_pred N(0, 0.001) (detectron2); mask and
+ *              keypoint heads He-normal fan_out (torchvision `KeypointRCNNHeads`/`Predictor` too); biases 0
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { MaskRcnnConfig } from '../config.ts';
@@ -28,6 +28,7 @@ import type { Fpn } from '../stages/fpn.ts';
 import type { RpnHead } from '../stages/rpn_head.ts';
 import type { BoxHead } from '../stages/box_head.ts';
 import type { MaskHead } from '../stages/mask_head.ts';
+import { KPS_DECONV, type KeypointHead } from '../stages/keypoint_head.ts';
 import { anchorsPerLocation } from '../stages/rpn_head.ts';
 import type { StateDict } from '../types.ts';
 import { canonicalizeStateDict, expectedShapes } from '../weights/index.ts';
@@ -78,7 +79,10 @@ export interface TrainableMaskRcnn {
   readonly fpn: Fpn;
   readonly rpnHead: RpnHead;
   readonly boxHead: BoxHead;
-  readonly maskHead: MaskHead;
+  /** absent without a mask branch */
+  readonly maskHead?: MaskHead;
+  /** the keypoint branch's head and predictor, when the model has one */
+  readonly keypointHead?: KeypointHead;
   /** every state-dict tensor, in torchvision's order */
   readonly params: Map<string, ParamEntry>;
   /** the trainable variables, in the same order */
@@ -94,7 +98,7 @@ const BLOCKS: Record<number, [number, number, number, number]> = { 18: [2, 2, 2,
 
 function kindOf(name: string, shape: number[]): ParamKind {
   if (shape.length === 1) return 'vector';
-  if (name === 'roi_heads.mask_predictor.conv5_mask.weight') return 'convTranspose';
+  if (name === 'roi_heads.mask_predictor.conv5_mask.weight' || name === 'roi_heads.keypoint_predictor.kps_score_lowres.weight') return 'convTranspose';
   if (name === 'roi_heads.box_head.fc6.weight') return 'fc6';
   if (shape.length === 2) return 'linear';
   if (shape.length === 4) return 'conv';
@@ -193,7 +197,7 @@ function initValues(name: string, shape: number[], kind: ParamKind, rand: Rng, z
     if (isBnName(name) && name.endsWith('.weight')) return out.fill(zeroGamma.has(name) ? 0 : 1);
     return out; // biases, BN β, running means: 0
   }
-  if (name.startsWith('backbone.body.') || name.startsWith('roi_heads.mask_')) {
+  if (name.startsWith('backbone.body.') || name.startsWith('roi_heads.mask_') || name.startsWith('roi_heads.keypoint_')) {
     // He normal, fan_out (torch's fan_out is dim 0 × receptive field, also for ConvTranspose's [I, O, k, k])
     const receptive = shape.slice(2).reduce((a, b) => a * b, 1);
     const std = Math.sqrt(2 / (shape[0]! * receptive));
@@ -333,24 +337,32 @@ function assemble(config: MaskRcnnConfig, params: Map<string, ParamEntry>): Trai
     numClasses: config.numClasses,
     dispose: noop,
   };
+  const deconv = (name: string, kernel: number, stride: number, pad: number): ConvTranspose2d => {
+    const filter = v(`${name}.weight`) as unknown as tf.Tensor4D; // [k, k, out, in]
+    return { filter, bias: v(`${name}.bias`) as unknown as tf.Tensor1D, kernel, stride, pad, outChannels: filter.shape[2] };
+  };
   const { dilation } = config.roiHeads.maskHead;
-  const conv5 = v('roi_heads.mask_predictor.conv5_mask.weight') as unknown as tf.Tensor4D; // [2, 2, dimReduced, in]
-  const conv5Mask: ConvTranspose2d = {
-    filter: conv5,
-    bias: v('roi_heads.mask_predictor.conv5_mask.bias') as unknown as tf.Tensor1D,
-    kernel: 2,
-    stride: 2,
-    outChannels: conv5.shape[2],
-  };
-  const maskHeadNet: MaskHead = {
-    fcn: config.roiHeads.maskHead.layers.map((_, i) => conv(`roi_heads.mask_head.${i}.0`, 1, dilation, true, dilation)),
-    conv5Mask,
-    maskFcnLogits: conv('roi_heads.mask_predictor.mask_fcn_logits', 1, 0, true),
-    poolSize: config.roiHeads.maskRoiPool.outputSize,
-    channels: config.fpn.outChannels,
-    numClasses: config.numClasses,
-    dispose: noop,
-  };
+  const maskHeadNet: MaskHead | undefined = config.roiHeads.maskBranch
+    ? {
+        fcn: config.roiHeads.maskHead.layers.map((_, i) => conv(`roi_heads.mask_head.${i}.0`, 1, dilation, true, dilation)),
+        conv5Mask: deconv('roi_heads.mask_predictor.conv5_mask', 2, 2, 0),
+        maskFcnLogits: conv('roi_heads.mask_predictor.mask_fcn_logits', 1, 0, true),
+        poolSize: config.roiHeads.maskRoiPool.outputSize,
+        channels: config.fpn.outChannels,
+        numClasses: config.numClasses,
+        dispose: noop,
+      }
+    : undefined;
+  const keypointHeadNet: KeypointHead | undefined = config.roiHeads.keypointBranch
+    ? {
+        fcn: config.roiHeads.keypointHead.layers.map((_, i) => conv(`roi_heads.keypoint_head.${2 * i}`, 1, 1, true)),
+        kpsScoreLowres: deconv('roi_heads.keypoint_predictor.kps_score_lowres', KPS_DECONV.kernel, KPS_DECONV.stride, KPS_DECONV.pad),
+        poolSize: config.roiHeads.keypointRoiPool.outputSize,
+        channels: config.fpn.outChannels,
+        numKeypoints: config.roiHeads.keypointPredictor.numKeypoints,
+        dispose: noop,
+      }
+    : undefined;
   let disposed = false;
   return {
     config,
@@ -358,7 +370,8 @@ function assemble(config: MaskRcnnConfig, params: Map<string, ParamEntry>): Trai
     fpn: fpnNet,
     rpnHead: rpnHeadNet,
     boxHead: boxHeadNet,
-    maskHead: maskHeadNet,
+    ...(maskHeadNet ? { maskHead: maskHeadNet } : {}),
+    ...(keypointHeadNet ? { keypointHead: keypointHeadNet } : {}),
     params,
     trainable: () => [...params.values()].filter((p) => p.trainable).map((p) => p.variable),
     dispose() {

@@ -11,17 +11,38 @@
  * the positives.
  */
 import { type MaskRcnnConfig, type MaskRcnnSpec, toConfig } from '../config.ts';
-import { SCENE_CLASSES, SCENE_SPLITS, type SceneOptions } from '../data/scenes.ts';
+import { SCENE_CLASSES, SCENE_SPLITS } from '../data/scenes.ts';
+import { FIGURE_CLASSES, KEYPOINT_NAMES } from '../data/figures.ts';
 import {
-  CHECKPOINT_FORMAT, CHECKPOINT_VERSION, type CheckpointState, type LoadedTrainCheckpoint, type TrainRecipe, restoreOptimizer,
+  CHECKPOINT_FORMAT, CHECKPOINT_VERSION, type CheckpointState, type DataKind, type LoadedTrainCheckpoint, type TrainRecipe, restoreOptimizer,
 } from './checkpoint.ts';
-import { sceneToSample, trainScene, type TrainSample } from './data.ts';
+import { figuresToSample, sceneToSample, trainFigures, trainScene, type TrainSample } from './data.ts';
 import { Optimizer, defaultOptimizerConfig } from './optimizer.ts';
 import { type TrainableMaskRcnn, createTrainableMaskRcnn } from './params.ts';
 import { type StepResult, trainStep } from './trainer.ts';
 
-/** The small Mask R-CNN trained on the synthetic scenes (any field can be overridden). */
-export function trainSpec(imageSize = 256): MaskRcnnSpec {
+/**
+ * The small model for a data set (any field can be overridden): on the scenes, the Mask R-CNN below;
+ * on the figures, the same network with both branches of the paper's §5 variant: 2 classes
+ * (background, person), the mask head, and a keypoint head of 8 3×3 convs (torchvision's depth) at
+ * the mask head's width 64 (torchvision 512 for 256 FPN channels), 14 keypoints.
+ */
+export function trainSpec(imageSize = 256, data: DataKind = 'scenes'): MaskRcnnSpec {
+  const scenes = scenesTrainSpec(imageSize);
+  if (data === 'scenes') return scenes;
+  return mergeSpec(scenes, {
+    numClasses: FIGURE_CLASSES.length,
+    roiHeads: {
+      keypointBranch: true,
+      keypointRoiPool: { canonicalScale: 112 },
+      keypointHead: { layers: [64, 64, 64, 64, 64, 64, 64, 64] },
+      keypointPredictor: { numKeypoints: KEYPOINT_NAMES.length },
+    },
+  }) as MaskRcnnSpec;
+}
+
+/** The small Mask R-CNN trained on the synthetic scenes. */
+function scenesTrainSpec(imageSize: number): MaskRcnnSpec {
   return {
     numClasses: SCENE_CLASSES.length,
     transform: { minSize: imageSize, maxSize: imageSize },
@@ -52,14 +73,19 @@ export const OPTIMIZER_DEFAULTS = {
  * A/B at 128 px ended at total loss 2.18 (AdamW 1e-3) vs 2.27 (SGD 0.02) and 2.31 (SGD 0.06), and
  * Adam's per-parameter scale is forgiving of the five losses' different gradient magnitudes.
  */
-export function defaultRecipe(imageSize = 256, kind: 'sgd' | 'adamw' = 'adamw'): TrainRecipe {
+export function defaultRecipe(imageSize = 256, kind: 'sgd' | 'adamw' = 'adamw', data: DataKind = 'scenes'): TrainRecipe {
   return {
     steps: 3000,
     batch: 2,
     seed: 0,
     optimizer: { ...defaultOptimizerConfig(), kind, ...OPTIMIZER_DEFAULTS[kind], warmupSteps: 200 },
     bnMomentum: 0.1,
-    data: { firstSeed: SCENE_SPLITS.train.first, count: SCENE_SPLITS.train.last - SCENE_SPLITS.train.first + 1, scene: { width: imageSize, height: imageSize } },
+    data: {
+      ...(data === 'scenes' ? {} : { kind: data }),
+      firstSeed: SCENE_SPLITS.train.first,
+      count: SCENE_SPLITS.train.last - SCENE_SPLITS.train.first + 1,
+      scene: { width: imageSize, height: imageSize },
+    },
   };
 }
 
@@ -133,8 +159,12 @@ export function sessionState(session: TrainSession): CheckpointState {
 
 /** The samples of step `step`: scenes firstSeed + ((step·B + j) mod count), j < B. */
 export function samplesForStep(recipe: TrainRecipe, step: number): TrainSample[] {
-  const scene: SceneOptions = recipe.data.scene;
-  return Array.from({ length: recipe.batch }, (_, j) => sceneToSample(trainScene(step * recipe.batch + j, { first: recipe.data.firstSeed, count: recipe.data.count }, scene)));
+  const seeds = { first: recipe.data.firstSeed, count: recipe.data.count };
+  return Array.from({ length: recipe.batch }, (_, j) =>
+    recipe.data.kind === 'figures'
+      ? figuresToSample(trainFigures(step * recipe.batch + j, seeds, recipe.data.scene))
+      : sceneToSample(trainScene(step * recipe.batch + j, seeds, recipe.data.scene)),
+  );
 }
 
 /** Run the session's next step on its own data. */
@@ -151,9 +181,9 @@ export async function runStep(session: TrainSession, samples: readonly TrainSamp
   return r;
 }
 
-/** The model config of a spec layered over the training defaults. */
-export function trainConfig(spec: MaskRcnnSpec = {}, imageSize = 256): MaskRcnnConfig {
-  return toConfig(mergeSpec(trainSpec(imageSize), spec) as MaskRcnnSpec);
+/** The model config of a spec layered over the training defaults of a data set. */
+export function trainConfig(spec: MaskRcnnSpec = {}, imageSize = 256, data: DataKind = 'scenes'): MaskRcnnConfig {
+  return toConfig(mergeSpec(trainSpec(imageSize, data), spec) as MaskRcnnSpec);
 }
 
 /** Deep merge of plain objects (arrays and scalars of `b` replace those of `a`). */

@@ -7,6 +7,7 @@
  *                                          └ proposals (train top-n, NMS 0.7) + gt ─ RoI targets
  *                                            (0.5, 512, ¼ pos) ─ boxRoiPool ─ boxHead ─ Lcls, Lbox
  *                                                              ─ maskRoiPool ─ maskHead ─ Lmask
+ *                                                              ─ keypointRoiPool ─ keypointHead ─ Lkeypoint
  *
  * Two passes, because choosing the RoIs needs the RPN's numbers on the host and `tf.variableGrads`
  * takes a synchronous function (reading tensor data inside it would need `dataSync`, which WebGPU
@@ -24,8 +25,9 @@ import { BoxCoder, filterProposals, gridAnchors } from '../geometry/index.ts';
 import type { Size } from '../types.ts';
 import { type ImageTargets, prepareBatch, type TrainSample } from './data.ts';
 import {
-  type BnBatchStats, LOSS_NAMES, type LossName, type LossTargets, featuresForward, lossForward, totalLoss,
+  type BnBatchStats, type LossName, type LossTargets, featuresForward, lossForward, lossNames, totalLoss,
 } from './forward.ts';
+import { keypointsToHeatmap } from '../geometry/keypoints.ts';
 import { type Optimizer, learningRate, type OptimizerConfig } from './optimizer.ts';
 import type { TrainableMaskRcnn } from './params.ts';
 import { maskTargets, roiTargets, rpnTargets } from './targets.ts';
@@ -47,7 +49,8 @@ export interface StepOptions {
 
 export interface StepResult {
   step: number;
-  losses: Record<LossName, number>;
+  /** the model's losses (`lossNames(config)`) */
+  losses: Partial<Record<LossName, number>>;
   total: number;
   lr: number;
   gradNorm: number;
@@ -93,7 +96,14 @@ export function computeTargets(
     maskRois: [],
     maskLabels: new Int32Array(0),
     maskTargets: new Float32Array(0),
+    keypointIndex: new Int32Array(0),
+    keypointValid: new Float32Array(0),
   };
+  const kpIndex: Int32Array[] = [];
+  const kpValid: Float32Array[] = [];
+  const { maskBranch, keypointBranch } = config.roiHeads;
+  const kpCount = config.roiHeads.keypointPredictor.numKeypoints;
+  const kpMap = 4 * config.roiHeads.keypointRoiPool.outputSize;
   const roiLabels: Int32Array[] = [];
   const roiRegression: Float32Array[] = [];
   const maskLabels: Int32Array[] = [];
@@ -136,7 +146,21 @@ export function computeTargets(
     });
     t.maskRois.push(posRois);
     maskLabels.push(posLabels);
-    maskTargetList.push(maskTargets(g.masks, posRois, posGt, m));
+    if (maskBranch) maskTargetList.push(maskTargets(g.masks, posRois, posGt, m));
+    if (keypointBranch) {
+      if (g.keypoints === undefined || g.keypoints.length !== g.labels.length * kpCount * 3) {
+        throw new Error(
+          `image ${i} of the batch has ${g.keypoints === undefined ? 'no keypoints' : `${g.keypoints.length / 3} keypoint values`}; a keypoint model ` +
+            `needs ${kpCount} keypoints per object (train it on the figures data: --data figures)`,
+        );
+      }
+      // The matched gt's keypoints for each positive: P × K × 3 (torchvision gt_keypoints[matched_idxs]).
+      const kp = new Float32Array(pos.length * kpCount * 3);
+      posGt.forEach((gi, q) => kp.set(g.keypoints!.subarray(gi * kpCount * 3, (gi + 1) * kpCount * 3), q * kpCount * 3));
+      const heat = keypointsToHeatmap(kp, posRois, kpMap);
+      kpIndex.push(heat.index);
+      kpValid.push(Float32Array.from(heat.valid));
+    }
   }
   const cat = <T extends Float32Array | Int32Array>(parts: T[], make: (n: number) => T): T => {
     const out = make(parts.reduce((s, p) => s + p.length, 0));
@@ -151,6 +175,8 @@ export function computeTargets(
   t.roiRegression = cat(roiRegression, (k) => new Float32Array(k));
   t.maskLabels = cat(maskLabels, (k) => new Int32Array(k));
   t.maskTargets = cat(maskTargetList, (k) => new Float32Array(k));
+  t.keypointIndex = cat(kpIndex, (k) => new Int32Array(k));
+  t.keypointValid = cat(kpValid, (k) => new Float32Array(k));
   return t;
 }
 
@@ -191,16 +217,17 @@ export async function trainStep(model: TrainableMaskRcnn, optimizer: Optimizer, 
   try {
     const rpnOut = await rpnOutputs(model, input);
     const targets = computeTargets(config, [batch.shape[1], batch.shape[2]], batch.imageSizes, batch.gt, rpnOut, stepRng(options.seed, options.step));
+    const names = lossNames(config);
     const result = tf.variableGrads(() => {
       const losses = lossForward(model, input, batch.imageSizes, targets, { mode: 'train', stats });
-      for (const name of LOSS_NAMES) parts.push(tf.keep(losses[name]));
+      for (const name of names) parts.push(tf.keep(losses[name]!));
       return totalLoss(losses);
     }, model.trainable());
     grads = result.grads;
     const values = await Promise.all(parts.map(async (p) => (await p.data())[0]!));
     const total = (await result.value.data())[0]!;
     result.value.dispose();
-    const losses = Object.fromEntries(LOSS_NAMES.map((n, i) => [n, values[i]!])) as Record<LossName, number>;
+    const losses = Object.fromEntries(names.map((n, i) => [n, values[i]!])) as Partial<Record<LossName, number>>;
     if (!Number.isFinite(total)) {
       throw new DivergedError(`step ${options.step}: the loss is ${total} (${JSON.stringify(losses)}); training diverged; lower --lr or raise the warm-up`);
     }
@@ -232,7 +259,7 @@ export async function trainStep(model: TrainableMaskRcnn, optimizer: Optimizer, 
  * The losses of a batch without training (BN in training mode, as in a step; no statistics
  * updated): the same targets and sampling as step `step` of a run seeded `seed`.
  */
-export async function batchLosses(model: TrainableMaskRcnn, samples: readonly TrainSample[], seed: number, step: number): Promise<Record<LossName, number> & { total: number }> {
+export async function batchLosses(model: TrainableMaskRcnn, samples: readonly TrainSample[], seed: number, step: number): Promise<Partial<Record<LossName, number>> & { total: number }> {
   const config = model.config;
   const batch = prepareBatch(samples, config.transform);
   const input = tf.tensor4d(batch.pixels, batch.shape);
@@ -241,8 +268,9 @@ export async function batchLosses(model: TrainableMaskRcnn, samples: readonly Tr
     const targets = computeTargets(config, [batch.shape[1], batch.shape[2]], batch.imageSizes, batch.gt, rpnOut, stepRng(seed, step));
     const losses = lossForward(model, input, batch.imageSizes, targets, { mode: 'train' });
     const total = totalLoss(losses);
-    const values = await Promise.all(LOSS_NAMES.map(async (n) => (await losses[n].data())[0]!));
-    const out = Object.fromEntries(LOSS_NAMES.map((n, i) => [n, values[i]!])) as Record<LossName, number>;
+    const names = lossNames(config);
+    const values = await Promise.all(names.map(async (n) => (await losses[n]!.data())[0]!));
+    const out = Object.fromEntries(names.map((n, i) => [n, values[i]!])) as Partial<Record<LossName, number>>;
     const t = (await total.data())[0]!;
     tf.dispose([...Object.values(losses), total]);
     return { ...out, total: t };
