@@ -18,7 +18,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { MaskRcnnConfig } from '../config.ts';
 import type { StateDict } from '../types.ts';
-import { type Conv2d, type ConvTranspose2d, conv2d, convTranspose2d, disposeLayers, loadConv2d, loadConvTranspose2d } from './layers.ts';
+import { type Conv2d, type ConvTranspose2d, conv2d, convTranspose2d, disposeLayers, loadConv2d, loadConvTranspose2d, settle } from './layers.ts';
 
 export interface KeypointHead {
   fcn: Conv2d[];
@@ -72,13 +72,37 @@ export interface KeypointHeadData {
   numKeypoints: number;
 }
 
-/** The keypoint head on pooled features, read back; its tensor is disposed. */
+/**
+ * The keypoint head on pooled features, read back; its tensors are disposed. The same computation as
+ * `keypointHead`, one layer at a time with a turn of the event loop between layers: torchvision's
+ * head is 8 convs of 512 channels (≈ 0.5 GFLOP per RoI each), which on wasm would otherwise hold the
+ * page (or a test worker) for seconds to minutes in one synchronous block.
+ */
 export async function keypointHeadData(net: KeypointHead, pooled: tf.Tensor4D): Promise<KeypointHeadData> {
-  const logits = keypointHead(net, pooled);
-  try {
-    return { logits: (await logits.data()) as Float32Array, size: logits.shape[1], numKeypoints: net.numKeypoints };
-  } finally {
+  const { poolSize: S, channels: C } = net;
+  const [R, h, w, c] = pooled.shape;
+  if (R === 0 || h !== S || w !== S || c !== C) {
+    const logits = keypointHead(net, pooled); // empty, or the shape error
     logits.dispose();
+    return { logits: new Float32Array(0), size: 4 * S, numKeypoints: net.numKeypoints };
+  }
+  let x = pooled;
+  try {
+    for (const layer of net.fcn) {
+      const next = conv2d(layer, x, 'relu');
+      if (x !== pooled) x.dispose();
+      x = next;
+      await settle(x);
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    const logits = tf.tidy(() => tf.image.resizeBilinear(convTranspose2d(net.kpsScoreLowres, x), [4 * S, 4 * S], false, true));
+    try {
+      return { logits: (await logits.data()) as Float32Array, size: 4 * S, numKeypoints: net.numKeypoints };
+    } finally {
+      logits.dispose();
+    }
+  } finally {
+    if (x !== pooled) x.dispose();
   }
 }
 

@@ -5,6 +5,7 @@ Run with /usr/bin/python3 (Debian's torch 1.13 + torchvision 0.14 + numpy + PIL)
 
   model.py build --out DIR [--seed 0] [--depth 50] [--num-classes 91] [--keypoints K [--no-masks]]
                  [--formats zip,legacy,safetensors] [--calib-image FILE] [--calib-min-size 320]
+                 [--target-detections 40]
       Random torchvision Mask R-CNN whose weights are calibrated on a photo so that every stage
       carries signal (see `calibrate`). Writes DIR/model.pth (zip), DIR/model_legacy.pth (legacy
       pickle), DIR/model.safetensors, as requested, and DIR/build.json (what was calibrated).
@@ -326,7 +327,7 @@ def background_shift(roi_heads, class_logits, box_regression, proposals, image_s
 
 
 @torch.no_grad()
-def calibrate(model, image, seed, min_size):
+def calibrate(model, image, seed, min_size, target_detections=TARGET_DETECTIONS):
     """Make random weights meaningful for a parity test, by running the model's own stages
     (as GeneralizedRCNN.forward does) on `image` at `min_size` and refitting each layer on its
     actual input: FrozenBN from batch statistics (see frozen_bn_hook), convs / linears rescaled to
@@ -386,7 +387,7 @@ def calibrate(model, image, seed, min_size):
     class_logits, box_regression = roi_heads.box_predictor(box_features)
     lap('box_head')
 
-    shift, margin = background_shift(roi_heads, class_logits, box_regression, proposals, sizes, TARGET_DETECTIONS)
+    shift, margin = background_shift(roi_heads, class_logits, box_regression, proposals, sizes, target_detections)
     shift = torch.tensor(shift, dtype=torch.float32)
     roi_heads.box_predictor.cls_score.bias[0] += shift
     class_logits[:, 0] += shift
@@ -523,7 +524,7 @@ def cmd_build(args):
         image, source = read_image(args.calib_image), os.path.relpath(args.calib_image)
     else:
         image, source = synthetic_image(args.seed), 'synthetic'
-    report = calibrate(model, image, args.seed, args.calib_min_size)
+    report = calibrate(model, image, args.seed, args.calib_min_size, args.target_detections)
     t1 = time.perf_counter()
     os.makedirs(args.out, exist_ok=True)
     sd = model.state_dict()
@@ -728,6 +729,8 @@ def main(argv=None):
                    help='photo the weights are calibrated on (default: tests/fixtures/photos/chelsea.jpg; '
                         'a synthetic image when missing)')
     b.add_argument('--calib-min-size', type=int, default=320)
+    b.add_argument('--target-detections', type=int, default=TARGET_DETECTIONS,
+                   help='about this many detections on the calibration image (the background logit is shifted to get them)')
     r = sub.add_parser('run', help='run a checkpoint on an image and dump every stage')
     r.add_argument('--weights', required=True)
     r.add_argument('--image', required=True)
