@@ -32,7 +32,8 @@ import { UsageError, parseArgs, runIfMain } from '../src/cli/args.ts';
 import { type MaskRcnnConfig, type MaskRcnnSpec, mergeSpecs, toConfig } from '../src/config.ts';
 import { SCENE_CLASSES, parseSeedRange } from '../src/data/scenes.ts';
 import { type CheckpointFs, type CheckpointState, FILES, TrainCheckpointError, leaves, loadTrainCheckpoint, valueAt } from '../src/train/checkpoint.ts';
-import { LOSS_NAMES } from '../src/train/forward.ts';
+import { LOSS_NAMES, lossNames } from '../src/train/forward.ts';
+import { FIGURE_CLASSES, KEYPOINT_NAMES, SKELETON } from '../src/data/figures.ts';
 import { type StoredDtype, validateStateDict, writeShards } from '../src/weights/index.ts';
 
 const USAGE = `usage: npm run ship -- --run DIR --name NAME [--label TEXT] [--order N] [--eval-seeds A-B]
@@ -116,8 +117,14 @@ const round4 = (v: number) => (Number.isFinite(v) ? Number(v.toPrecision(4)) : v
  * (logged after the checkpoint) are left out; so are blank lines. A line that is not JSON is an error
  * naming its line number.
  */
-export function downsampleLosses(text: string, beforeStep = Infinity, maxPoints = MAX_LOSS_POINTS, source: string = FILES.losses): LossesFile {
-  const terms = [...LOSS_NAMES, 'total', 'lr'];
+export function downsampleLosses(
+  text: string,
+  beforeStep = Infinity,
+  maxPoints = MAX_LOSS_POINTS,
+  source: string = FILES.losses,
+  names: readonly string[] = LOSS_NAMES,
+): LossesFile {
+  const terms = [...names, 'total', 'lr'];
   const rows: Record<string, number>[] = [];
   text.split('\n').forEach((line, i) => {
     if (line.trim() === '') return;
@@ -168,9 +175,15 @@ export function aboutOf(state: CheckpointState, options: { label?: string; order
   // `npm run train -- --resume --steps N` may have lengthened the schedule (recipe.scheduleChanges)
   const changes = ((recipe as { scheduleChanges?: unknown }).scheduleChanges ?? []) as { atStep: number; fromSteps: number; toSteps: number }[];
   const extended = changes.map((c) => `; the schedule went from ${c.fromSteps} to ${c.toSteps} steps at step ${c.atStep}`).join('');
-  const arch = `ResNet-${config.backbone.depth} (width ${config.backbone.baseWidth})-FPN ${config.fpn.outChannels}`;
+  const figures = recipe.data.kind === 'figures';
+  const { keypointBranch, maskLoss } = config.roiHeads;
+  const kp = config.roiHeads.keypointPredictor.numKeypoints;
+  const arch =
+    `ResNet-${config.backbone.depth} (width ${config.backbone.baseWidth})-FPN ${config.fpn.outChannels}` +
+    (keypointBranch ? `, a mask branch and a keypoint branch (${config.roiHeads.keypointHead.layers.length} × ${config.roiHeads.keypointHead.layers[0]} convs → ${kp} keypoints)` : '') +
+    (maskLoss === 'softmax' ? ', mask loss: softmax across classes (Table 2b\'s multinomial alternative)' : '');
   const description =
-    `${arch} with ${poolers}, trained from scratch by \`npm run train\` on the synthetic scenes (src/data/scenes.ts, ` +
+    `${arch} with ${poolers}, trained from scratch by \`npm run train\` on the synthetic ${figures ? 'figures (src/data/figures.ts, stick people with keypoints' : 'scenes (src/data/scenes.ts'}, ` +
     `${width}×${height}, seeds ${recipe.data.firstSeed}–${recipe.data.firstSeed + recipe.data.count - 1}): ` +
     `${done ? `${state.step} steps` : `${state.step} of ${recipe.steps} steps (an intermediate checkpoint)`} × batch ${recipe.batch} = ` +
     `${imagesSeen.toLocaleString('en-US')} images seen; ${opt.kind === 'adamw' ? 'AdamW' : 'SGD'} lr ${opt.lr}` +
@@ -178,16 +191,22 @@ export function aboutOf(state: CheckpointState, options: { label?: string; order
     `weight decay ${opt.weightDecay}${extended}; ${fmtDuration(state.elapsedMs)} of training. ` +
     `Weights stored as ${options.dtype}.` +
     (shipped.length > 0 ? ` Shipped with the test-time setting${shipped.length > 1 ? 's' : ''} ${shipped.map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join(', ')} (npm run ship).` : '');
+  const kind = keypointBranch ? 'Keypoint + Mask R-CNN' : 'Mask R-CNN';
   return {
-    label: options.label ?? `Mask R-CNN R${config.backbone.depth}-FPN, ${pooler}, synthetic scenes${done ? '' : ` (step ${state.step}/${recipe.steps})`}`,
+    label:
+      options.label ??
+      `${kind} R${config.backbone.depth}-FPN, ${pooler}${maskLoss === 'softmax' ? ', softmax masks' : ''}, synthetic ${figures ? 'figures' : 'scenes'}${done ? '' : ` (step ${state.step}/${recipe.steps})`}`,
     placeholder: false,
     description,
-    classNames: [...SCENE_CLASSES],
+    classNames: figures ? [...FIGURE_CLASSES] : [...SCENE_CLASSES],
+    ...(keypointBranch && figures ? { keypointNames: [...KEYPOINT_NAMES], skeleton: SKELETON.map(([a, b]) => [a, b]) } : {}),
     order: options.order ?? 100,
     ...(shipped.length > 0 ? { shippedWith } : {}),
     training: {
+      data: figures ? 'figures' : 'scenes',
       pooler: config.roiHeads.boxRoiPool.pooler,
       maskPooler: config.roiHeads.maskRoiPool.pooler,
+      maskLoss,
       steps: state.step,
       totalSteps: recipe.steps,
       batch: recipe.batch,
@@ -260,8 +279,10 @@ export async function shipModel(options: ShipOptions): Promise<ShipResult> {
     if (options.spec === undefined || Object.keys(options.spec).length === 0) throw e;
     throw new UsageError(`the config fields given to ship change the model's architecture, so the run's weights no longer fit: ${(e as Error).message}; pass only test-time settings`);
   }
-  if (config.numClasses !== SCENE_CLASSES.length) {
-    throw new UsageError(`--run ${run} is a ${config.numClasses}-class model; the scenes have ${SCENE_CLASSES.length} (${SCENE_CLASSES.join(', ')}): it was not trained on them`);
+  const data = state.recipe.data.kind === 'figures' ? 'figures' : 'scenes';
+  const classes: readonly string[] = data === 'figures' ? FIGURE_CLASSES : SCENE_CLASSES;
+  if (config.numClasses !== classes.length) {
+    throw new UsageError(`--run ${run} is a ${config.numClasses}-class model; the ${data} have ${classes.length} (${classes.join(', ')}): it was not trained on them`);
   }
   log(`[ship] ${run}: step ${state.step}/${state.recipe.steps}, ${stateDict.size} tensors`);
 
@@ -273,7 +294,7 @@ export async function shipModel(options: ShipOptions): Promise<ShipResult> {
   const lossPath = join(run, FILES.losses);
   const files = ['model.json', ...manifest.shards.map((s) => s.file), 'about.json'];
   if (existsSync(lossPath)) {
-    const losses = downsampleLosses(readFileSync(lossPath, 'utf8'), state.step, MAX_LOSS_POINTS, lossPath);
+    const losses = downsampleLosses(readFileSync(lossPath, 'utf8'), state.step, MAX_LOSS_POINTS, lossPath, lossNames(config));
     writeFileSync(join(outDir, 'losses.json'), `${JSON.stringify(losses)}\n`);
     files.push('losses.json');
     log(`[ship] losses.json: ${losses.steps} steps → ${losses.points.length} points (window ${losses.window})`);

@@ -13,6 +13,7 @@ import { UsageError } from '../src/cli/args.ts';
 import { cocoResultsOf, main, resolveModel } from '../src/cli/eval.ts';
 import { toConfig } from '../src/config.ts';
 import { SCENE_CLASSES, generateScene } from '../src/data/scenes.ts';
+import { FIGURE_CLASSES, KEYPOINT_NAMES, generateFigures } from '../src/data/figures.ts';
 import { decodeRle } from '../src/io/rle.ts';
 import { createMaskRcnn, runMaskRcnn } from '../src/model.ts';
 import { useBackend } from '../src/node/backend.ts';
@@ -192,5 +193,67 @@ describe('npm run eval --model on a damaged or float16 model folder', () => {
     mkdirSync(join(modelsDir, 'garbled'));
     writeFileSync(join(modelsDir, 'garbled', 'model.json'), '{"format": "mask-rcnn-lab/weights", ');
     await expect(main(['--model', 'garbled', '--seeds', '0', '--quiet'], { modelsDir })).rejects.toThrow(/garbled\/model\.json is not valid JSON .*npm run convert/);
+  });
+});
+
+describe('npm run eval on a tiny random keypoint model (figures: 2 classes, 14 keypoints)', () => {
+  const KP_SPEC = {
+    ...TINY,
+    numClasses: FIGURE_CLASSES.length,
+    roiHeads: { ...TINY.roiHeads, keypointBranch: true, keypointHead: { layers: [8, 8] }, keypointPredictor: { numKeypoints: KEYPOINT_NAMES.length } },
+  };
+  let dir: string;
+  let modelsDir: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'eval-kp-'));
+    modelsDir = join(dir, 'models');
+    const stateDict = randomStateDict(toConfig(KP_SPEC), 3);
+    mkdirSync(join(modelsDir, 'kp-tiny'), { recursive: true });
+    const { manifest, shards } = writeShards(stateDict, { config: KP_SPEC, shardBytes: 1 << 18 });
+    writeFileSync(join(modelsDir, 'kp-tiny', 'model.json'), JSON.stringify(manifest));
+    manifest.shards.forEach((s, i) => writeFileSync(join(modelsDir, 'kp-tiny', s.file), shards[i]!));
+    writeFileSync(join(modelsDir, 'kp-tiny', 'about.json'), JSON.stringify({ training: { data: 'figures' } }));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('eval --model kp-tiny evaluates on the figures with no other flag and reports bbox, segm and keypoints (OKS, 10 numbers)', async () => {
+    const json = join(dir, 'report.json');
+    const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+    try {
+      expect(await main(['--model', 'kp-tiny', '--seeds', '1000000-1000001', '--json', json, '--quiet'], { modelsDir })).toBe(0);
+      const printed = log.mock.calls.map((c) => String(c[0])).join('\n');
+      expect(printed).toContain('IoU metric: keypoints');
+      expect(printed).toMatch(/area=medium \| maxDets= 20/);
+    } finally {
+      log.mockRestore();
+    }
+    const report = JSON.parse(readFileSync(json, 'utf8')) as { data: string; keypoints: Record<string, number>; segm: object; full: { keypoints: number[] } };
+    expect(report.data).toBe('figures');
+    expect(Object.keys(report.keypoints)).toEqual(['AP', 'AP50', 'AP75', 'APm', 'APl']);
+    expect(report.segm).toBeDefined();
+    expect(Object.keys(report.full.keypoints)).toHaveLength(10);
+  });
+
+  it('cocoResultsOf gives one keypoint result per detection: [x, y, score] × 14 with the detection\'s score', async () => {
+    await useBackend('wasm');
+    const model = createMaskRcnn(randomStateDict(toConfig(KP_SPEC), 3), KP_SPEC);
+    const scene = generateFigures(1000000);
+    const trace = await runMaskRcnn(model, scene.image);
+    try {
+      const r = cocoResultsOf(trace, 1000000);
+      expect(r.keypoints).toHaveLength(trace.result.labels.length);
+      expect(r.keypoints.every((k, d) => k.keypoints!.length === 42 && k.score === trace.result.scores[d])).toBe(true);
+      const d0 = r.keypoints[0]!.keypoints!;
+      expect([d0[0], d0[1], d0[2]]).toEqual([trace.result.keypoints[0], trace.result.keypoints[1], trace.result.keypointScores[0]]);
+    } finally {
+      trace.dispose();
+      model.dispose();
+    }
+  });
+
+  it('--data scenes on a keypoint model is a usage error that says to evaluate it on the figures', async () => {
+    await expect(main(['--model', 'kp-tiny', '--seeds', '0-0', '--data', 'scenes', '--quiet'], { modelsDir })).rejects.toThrow(/2-class model.*scenes have 7|pass --data figures/);
+    await expect(main(['--model', 'kp-tiny', '--seeds', '0-0', '--data', 'people', '--quiet'], { modelsDir })).rejects.toThrow(/--data people: expected scenes or figures/);
   });
 });
