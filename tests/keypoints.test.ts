@@ -13,6 +13,8 @@ import {
 } from '../src/geometry/keypoints.ts';
 import { createMaskRcnn, dumpNamesOf, rerunMaskRcnn, runMaskRcnn, stagesOf } from '../src/model.ts';
 import { keypointHead, keypointHeadData, loadKeypointHead } from '../src/stages/keypoint_head.ts';
+import { classNamesOf, keypointNamesOf } from '../src/names.ts';
+import { validateStateDict } from '../src/weights/index.ts';
 import { useBackend } from '../src/node/backend.ts';
 import { mulberry32 } from './support/backends.ts';
 import { hasTorchvision, PYTHON } from './support/oracle.ts';
@@ -182,5 +184,45 @@ describe('the keypoint branch in the engine (random weights, tiny model, wasm)',
 
   it('a config with neither branch is refused, naming the two fields', () => {
     expect(() => toConfig({ roiHeads: { maskBranch: false } })).toThrow(/roiHeads\.maskBranch.*keypoint branch \(roiHeads\.keypointBranch: true\)/);
+  });
+});
+
+describe('bad keypoint checkpoints and names get a message naming the tensor or the counts', () => {
+  const spec = { ...TINY, roiHeads: { ...TINY.roiHeads, keypointBranch: true, maskBranch: false, keypointHead: { layers: [8, 8] }, keypointPredictor: { numKeypoints: 5 } } };
+  const config = toConfig(spec);
+
+  it('NaN in a keypoint-head weight names the tensor and the index', () => {
+    const sd = randomStateDict(config, 1);
+    sd.get('roi_heads.keypoint_head.2.weight')!.data[7] = Number.NaN;
+    expect(() => validateStateDict(sd, config)).toThrow(/roi_heads\.keypoint_head\.2\.weight holds NaN at index 7/);
+  });
+
+  it('a missing keypoint tensor is named with its shape', () => {
+    const sd = randomStateDict(config, 1);
+    sd.delete('roi_heads.keypoint_predictor.kps_score_lowres.bias');
+    expect(() => validateStateDict(sd, config)).toThrow(/no roi_heads\.keypoint_predictor\.kps_score_lowres\.bias \(shape \[5\]\)/);
+  });
+
+  it('a checkpoint with 5 keypoints against a 17-keypoint config says to set numKeypoints to 5', () => {
+    const sd = randomStateDict(config, 1);
+    expect(() => validateStateDict(sd, toConfig({ ...spec, roiHeads: { ...spec.roiHeads, keypointPredictor: { numKeypoints: 17 } } }))).toThrow(
+      /kps_score_lowres\.weight of shape \[8, 5, 4, 4\].*expects \[8, 17, 4, 4\].*numKeypoints \(num_keypoints\) to 5/,
+    );
+  });
+
+  it('a Keypoint R-CNN checkpoint run as a Mask R-CNN says it is one; a Mask R-CNN run with a keypoint branch says it has none', () => {
+    const kpOnly = randomStateDict(config, 1);
+    expect(() => validateStateDict(kpOnly, toConfig(TINY))).toThrow(/looks like a Keypoint R-CNN checkpoint.*maskBranch: false.*keypointBranch: true/);
+    const maskOnly = randomStateDict(toConfig(TINY), 1);
+    expect(() => validateStateDict(maskOnly, toConfig({ ...spec, roiHeads: { ...spec.roiHeads, maskBranch: true } }))).toThrow(/no keypoint branch.*keypointBranch: false/);
+  });
+
+  it('keypoint names that do not fit the model are an error naming both counts; the figures\' and COCO\'s names are the defaults', () => {
+    expect(() => keypointNamesOf(config, { keypointNames: ['a', 'b', 'c'] }, 'models/x/about.json')).toThrow(/models\/x\/about\.json names 3 keypoints.*model predicts 5/);
+    expect(keypointNamesOf(config)).toEqual(['keypoint 0', 'keypoint 1', 'keypoint 2', 'keypoint 3', 'keypoint 4']);
+    const coco = toConfig({ numClasses: 2, roiHeads: { keypointBranch: true, maskBranch: false } });
+    expect(keypointNamesOf(coco)[0]).toBe('nose');
+    expect(classNamesOf(coco)).toEqual(['__background__', 'person']);
+    expect(classNamesOf(toConfig({ numClasses: 4 }))).toBeUndefined();
   });
 });

@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { mergeSpecs, toConfig } from '../config.ts';
-import { COCO_CATEGORIES, COCO_PERSON_CATEGORIES, COCO_PERSON_KEYPOINT_NAMES } from '../coco.ts';
+import { classNamesOf, keypointNamesOf } from '../names.ts';
 import { decodeImage } from '../io/image.ts';
 import { encodeNpy } from '../io/npy.ts';
 import { encodeRegionRle } from '../io/rle.ts';
@@ -70,22 +70,6 @@ export interface Detection {
   keypointsVisibility?: number[];
 }
 
-/** Class and keypoint names of a model: the given ones when they fit, else COCO's for torchvision's COCO layouts. */
-export function namesOf(config: Trace['config'], given: { classNames?: readonly string[]; keypointNames?: readonly string[] } = {}): {
-  classNames?: readonly string[];
-  keypointNames?: readonly string[];
-} {
-  const k = config.numClasses;
-  const kp = config.roiHeads.keypointBranch ? config.roiHeads.keypointPredictor.numKeypoints : 0;
-  const classNames =
-    given.classNames?.length === k ? given.classNames
-    : k === COCO_CATEGORIES.length ? COCO_CATEGORIES
-    : kp === COCO_PERSON_KEYPOINT_NAMES.length && k === COCO_PERSON_CATEGORIES.length ? COCO_PERSON_CATEGORIES
-    : undefined;
-  const keypointNames = kp === 0 ? undefined : given.keypointNames?.length === kp ? given.keypointNames : kp === COCO_PERSON_KEYPOINT_NAMES.length ? COCO_PERSON_KEYPOINT_NAMES : undefined;
-  return { ...(classNames ? { classNames } : {}), ...(keypointNames ? { keypointNames } : {}) };
-}
-
 /**
  * The detections of a trace as JSON-ready records (masks thresholded and RLE-encoded, keypoints as
  * [x, y, score]), named by `classNames` when it has one name per class.
@@ -95,7 +79,7 @@ export function detectionsOf(trace: Trace, classNames?: readonly string[]): Dete
   const [h, w] = trace.sizes.original;
   const { maskBranch, keypointBranch, maskThreshold } = trace.config.roiHeads;
   const kp = trace.keypointHead.numKeypoints;
-  const names = namesOf(trace.config, classNames ? { classNames } : {}).classNames;
+  const names = classNamesOf(trace.config, classNames ? { classNames } : {});
   return Array.from(labels, (label, d) => {
     const box = Array.from(boxes.subarray(d * 4, d * 4 + 4)) as Detection['box'];
     const points = Array.from({ length: keypointBranch ? kp : 0 }, (_, k) => (d * kp + k) * 3);
@@ -141,7 +125,7 @@ export async function main(argv: readonly string[], options: InferOptions = {}):
   const { stateDict, spec: savedSpec, inferred } = await loadWeightsFile(weightsPath);
   if (inferred !== undefined) log(`[infer] architecture from the checkpoint's shapes: ${inferred}`);
   const config = toConfig(mergeSpecs(savedSpec ?? {}, spec));
-  const names = namesOf(config, given);
+  const names = { classNames: classNamesOf(config, given), keypointNames: keypointNamesOf(config, given, `${dirname(weightsPath)}/about.json`) };
   await useBackend(backend);
   log(`[infer] backend ${tf.getBackend()}, ${stateDict.size} tensors from ${weightsPath}`);
   const t0 = performance.now();
@@ -166,7 +150,7 @@ export async function main(argv: readonly string[], options: InferOptions = {}):
         backend: tf.getBackend(),
         sizes: trace.sizes,
         config: trace.config,
-        ...(names.keypointNames ? { keypointNames: names.keypointNames } : {}),
+        ...(names.keypointNames.length > 0 ? { keypointNames: names.keypointNames } : {}),
         detections,
         timings: { modelLoad: loadMs, ...trace.timings, total: totalMs },
       };
