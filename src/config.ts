@@ -338,17 +338,23 @@ export function validateConfig(c: MaskRcnnConfig): void {
 }
 
 /**
- * `over` laid on `base` (neither mutated): nested objects merge field by field; arrays and values
- * in `over` replace those in `base`.
+ * `over` laid on `base` (neither mutated): nested plain objects merge field by field; arrays and
+ * other values in `over` replace those in `base`; an undefined `over` (or field) keeps `base`'s.
+ * The one deep merge of the project (specs, training recipes, the site's session parts).
  */
-export function mergeSpecs(base: MaskRcnnSpec, over: MaskRcnnSpec): MaskRcnnSpec {
-  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
-  for (const [key, value] of Object.entries(over as Record<string, unknown>)) {
-    if (value === undefined) continue;
-    const prev = out[key];
-    out[key] = isPlainObject(value) && isPlainObject(prev) ? mergeSpecs(prev as MaskRcnnSpec, value as MaskRcnnSpec) : value;
+export function deepMerge(base: unknown, over: unknown): unknown {
+  if (over === undefined) return base;
+  if (!isPlainObject(base) || !isPlainObject(over)) return over;
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    if (value !== undefined) out[key] = deepMerge(out[key], value);
   }
-  return out as MaskRcnnSpec;
+  return out;
+}
+
+/** `over` laid on `base` (`deepMerge`, typed for config specs). */
+export function mergeSpecs(base: MaskRcnnSpec, over: MaskRcnnSpec): MaskRcnnSpec {
+  return deepMerge(base, over) as MaskRcnnSpec;
 }
 
 /**

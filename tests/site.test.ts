@@ -19,7 +19,8 @@ import { generateScene } from '../src/data/scenes.ts';
 import { MAX_PIXELS, SAMPLES, headerSize, loadSample } from '../src/site/images.ts';
 import { listModels } from '../src/site/model_index.ts';
 import type { LoadedWeights } from '../src/site/models.ts';
-import { EngineSession, mergeSpec } from '../src/site/session.ts';
+import { EngineSession } from '../src/site/session.ts';
+import { mergeSpecs } from '../src/config.ts';
 import { compileNotebook } from '../src/site/vite-notebooks.ts';
 import { bindingSide } from '../src/viz/resize_figure.ts';
 import { histogram, planeRegion, rgbChannel, summarize } from '../src/viz/stats.ts';
@@ -241,7 +242,7 @@ describe('EngineSession on cpu with the tiny model', () => {
     expect(session.current!.computed[0]).toBe('proposals');
     const shown = session.current!.trace;
     expect(shown.config.rpn.nmsThresh).toBe(0.6);
-    const model = createMaskRcnn(weights.stateDict, mergeSpec(TINY, { rpn: { nmsThresh: 0.6 }, roiHeads: { postprocess: { scoreThresh: 0.3 }, maskThreshold: 0.7 } }));
+    const model = createMaskRcnn(weights.stateDict, mergeSpecs(TINY, { rpn: { nmsThresh: 0.6 }, roiHeads: { postprocess: { scoreThresh: 0.3 }, maskThreshold: 0.7 } }));
     const fresh = await runMaskRcnn(model, image.image);
     expect(Array.from(shown.result.labels)).toEqual(Array.from(fresh.result.labels));
     expect(Array.from(shown.result.boxes)).toEqual(Array.from(fresh.result.boxes));

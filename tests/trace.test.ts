@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, type MaskRcnnSpec, changedPaths, toConfig } from '../src/config.ts';
+import { ConfigError, type MaskRcnnSpec, changedPaths, deepMerge, mergeSpecs, toConfig } from '../src/config.ts';
 import { DUMP_NAMES, type MaskRcnn, STAGES, type Trace, createMaskRcnn, rerunMaskRcnn, runMaskRcnn, stagesOf } from '../src/model.ts';
 import { useBackend } from '../src/node/backend.ts';
 import { maskIou } from './support/compare.ts';
@@ -104,6 +104,16 @@ describe('stage trace on a tiny ResNet-18-FPN', () => {
     expect(same.computed).toEqual([]);
     expect(Array.from(same.result.scores)).toEqual(Array.from(trace.result.scores));
     same.dispose();
+  });
+
+  it('deepMerge lays objects field by field, replaces arrays and values, keeps base where over is undefined, mutates neither', () => {
+    const base = { a: { b: 1, c: [1, 2] }, d: 'x' };
+    const over = { a: { c: [3], e: undefined }, f: 2 };
+    expect(deepMerge(base, over)).toEqual({ a: { b: 1, c: [3] }, d: 'x', f: 2 });
+    expect(base).toEqual({ a: { b: 1, c: [1, 2] }, d: 'x' });
+    expect(deepMerge(base, undefined)).toBe(base);
+    expect(deepMerge({ a: 1 }, { a: { b: 2 } })).toEqual({ a: { b: 2 } });
+    expect(mergeSpecs({ rpn: { nmsThresh: 0.7 } }, { rpn: { preNmsTopN: 5 } })).toEqual({ rpn: { nmsThresh: 0.7, preNmsTopN: 5 } });
   });
 
   it('changedPaths lists the dotted leaves that differ (arrays are leaves, missing fields differ)', () => {

@@ -12,7 +12,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, type MaskRcnnSpec, type Pooler } from '../config.ts';
+import { ConfigError, type MaskRcnnSpec, type Pooler, deepMerge, mergeSpecs } from '../config.ts';
 import { parseSeedRange } from '../data/scenes.ts';
 import { type Backend, useBackend } from '../node/backend.ts';
 import {
@@ -20,7 +20,7 @@ import {
 } from '../train/checkpoint.ts';
 import type { LossName } from '../train/forward.ts';
 import { registerTrainingKernels } from '../train/kernels.ts';
-import { type TrainSession, createSession, defaultRecipe, mergeSpec, restoreSession, runStep, sessionState, trainConfig } from '../train/recipe.ts';
+import { type TrainSession, createSession, defaultRecipe, restoreSession, runStep, sessionState, trainConfig } from '../train/recipe.ts';
 import type { StepResult } from '../train/trainer.ts';
 import { UsageError, parseArgs } from './args.ts';
 
@@ -110,9 +110,9 @@ function requested(flags: Map<string, string>, spec: MaskRcnnSpec): { recipe: Re
   if (pooler !== undefined) {
     if (!['roiAlign', 'roiPool', 'roiWarp'].includes(pooler)) throw new UsageError(`--pooler ${pooler}: expected roiAlign, roiPool or roiWarp`);
     const p = { pooler: pooler as Pooler };
-    out = mergeSpec(out, { roiHeads: { boxRoiPool: p, maskRoiPool: p, ...(data === 'figures' ? { keypointRoiPool: p } : {}) } }) as MaskRcnnSpec;
+    out = mergeSpecs(out, { roiHeads: { boxRoiPool: p, maskRoiPool: p, ...(data === 'figures' ? { keypointRoiPool: p } : {}) } });
   }
-  if (imageSize !== undefined) out = mergeSpec({ transform: { minSize: imageSize, maxSize: imageSize } }, out) as MaskRcnnSpec;
+  if (imageSize !== undefined) out = mergeSpecs({ transform: { minSize: imageSize, maxSize: imageSize } }, out);
   return { recipe, spec: out, imageSize, data: data === 'figures' ? 'figures' : 'scenes' };
 }
 
@@ -225,7 +225,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       throw e;
     }
     const base = defaultRecipe(want.imageSize, (want.recipe['optimizer'] as { kind?: 'sgd' | 'adamw' } | undefined)?.kind, want.data);
-    const recipe = mergeSpec(base, want.recipe) as TrainRecipe;
+    const recipe = deepMerge(base, want.recipe) as TrainRecipe;
     session = createSession(config, recipe);
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, FILES.losses), '');

@@ -15,7 +15,7 @@
  * each exactly once (a backend switch disposes them all first: tfjs cannot move WebGPU tensors).
  */
 import { latestValues } from './latest.ts';
-import { ConfigError, type MaskRcnnConfig, type MaskRcnnSpec, toConfig } from '../config.ts';
+import { ConfigError, type MaskRcnnConfig, type MaskRcnnSpec, mergeSpecs, toConfig } from '../config.ts';
 import { type MaskRcnn, type StageName, type Trace, createMaskRcnn, firstAffectedStage, rerunMaskRcnn, runMaskRcnn } from '../model.ts';
 import type { RgbImage } from '../types.ts';
 import type { BackendChoice, BackendRequest } from './backend.ts';
@@ -75,18 +75,6 @@ export interface SessionStatus {
 }
 
 type Listener<T> = (value: T) => void;
-
-/** Merge spec `b` over spec `a` (plain data; neither is mutated). */
-export function mergeSpec(a: MaskRcnnSpec, b: MaskRcnnSpec): MaskRcnnSpec {
-  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-  const out: Record<string, unknown> = { ...(a as Record<string, unknown>) };
-  for (const [k, v] of Object.entries(b as Record<string, unknown>)) {
-    if (v === undefined) continue;
-    const prev = out[k];
-    out[k] = isObj(v) && isObj(prev) ? mergeSpec(prev, v) : v;
-  }
-  return out as MaskRcnnSpec;
-}
 
 interface Base {
   trace: Trace;
@@ -150,7 +138,7 @@ export class EngineSession {
   setParams(part: string, spec: MaskRcnnSpec): void {
     this.parts.set(part, spec);
     let all: MaskRcnnSpec = {};
-    for (const s of this.parts.values()) all = mergeSpec(all, s);
+    for (const s of this.parts.values()) all = mergeSpecs(all, s);
     this.request({ spec: all });
   }
 
@@ -164,7 +152,7 @@ export class EngineSession {
 
   /** The model's base config merged with the page's parameters (throws ConfigError on a bad value). */
   configFor(desired: Desired = this.desired): MaskRcnnConfig | undefined {
-    return desired.weights ? toConfig(mergeSpec(desired.weights.spec, desired.spec)) : undefined;
+    return desired.weights ? toConfig(mergeSpecs(desired.weights.spec, desired.spec)) : undefined;
   }
 
   onStatus(fn: Listener<SessionStatus>): () => void {
@@ -331,7 +319,7 @@ export class EngineSession {
     }
     if (want.image === undefined) return undefined;
     const model = this.model;
-    const config = toConfig(mergeSpec(want.weights.spec, want.spec));
+    const config = toConfig(mergeSpecs(want.weights.spec, want.spec));
     // Throws a ConfigError when a parameter would change the network's shape (not a re-run).
     firstAffectedStage(model.config, config);
     const base = this.base;

@@ -10,7 +10,7 @@
  * positive) instead of 512: scenes hold ≤ 10 objects, and the mask head's cost is proportional to
  * the positives.
  */
-import { type MaskRcnnConfig, type MaskRcnnSpec, toConfig } from '../config.ts';
+import { type MaskRcnnConfig, type MaskRcnnSpec, mergeSpecs, toConfig } from '../config.ts';
 import { SCENE_CLASSES, SCENE_SPLITS } from '../data/scenes.ts';
 import { FIGURE_CLASSES, KEYPOINT_NAMES } from '../data/figures.ts';
 import {
@@ -30,7 +30,7 @@ import { type StepResult, trainStep } from './trainer.ts';
 export function trainSpec(imageSize = 256, data: DataKind = 'scenes'): MaskRcnnSpec {
   const scenes = scenesTrainSpec(imageSize);
   if (data === 'scenes') return scenes;
-  return mergeSpec(scenes, {
+  return mergeSpecs(scenes, {
     numClasses: FIGURE_CLASSES.length,
     roiHeads: {
       keypointBranch: true,
@@ -183,14 +183,5 @@ export async function runStep(session: TrainSession, samples: readonly TrainSamp
 
 /** The model config of a spec layered over the training defaults of a data set. */
 export function trainConfig(spec: MaskRcnnSpec = {}, imageSize = 256, data: DataKind = 'scenes'): MaskRcnnConfig {
-  return toConfig(mergeSpec(trainSpec(imageSize, data), spec) as MaskRcnnSpec);
-}
-
-/** Deep merge of plain objects (arrays and scalars of `b` replace those of `a`). */
-export function mergeSpec(a: unknown, b: unknown): unknown {
-  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-  if (!isObj(a) || !isObj(b)) return b === undefined ? a : b;
-  const out: Record<string, unknown> = { ...a };
-  for (const [k, v] of Object.entries(b)) out[k] = mergeSpec(a[k], v);
-  return out;
+  return toConfig(mergeSpecs(trainSpec(imageSize, data), spec));
 }
