@@ -14,7 +14,7 @@
  * recomputes only the stages downstream (in the figure's graph) of those the changed fields affect.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type MaskRcnnConfig, type MaskRcnnSpec, ConfigError, changedPaths, mergeSpecs, toConfig } from './config.ts';
+import { type MaskRcnnConfig, type MaskRcnnSpec, type RoiPoolConfig, ConfigError, changedPaths, mergeSpecs, toConfig } from './config.ts';
 import { BoxCoder, filterProposals, gridAnchors, postprocessDetections } from './geometry/index.ts';
 import type { DetectionResult, ProposalResult } from './geometry/index.ts';
 import { heatmapsToKeypoints, resizeKeypoints } from './geometry/keypoints.ts';
@@ -351,81 +351,126 @@ function need<K extends keyof State>(state: StageOutputs, stage: K): State[K] {
 async function execute(model: MaskRcnn, image: RgbImage, config: MaskRcnnConfig, todo: readonly StageName[], state: StageOutputs, options: RunOptions): Promise<Trace> {
   const { nets } = model;
   const h = config.roiHeads;
-  const timings: Partial<Record<StageName, number>> = {};
-  const computed: StageName[] = [];
-  const handed: tf.Tensor[] = []; // pooled features, from a pooling stage to its head (freed there, or on a failure)
-  /** Run `stage` if this call computes it, store its output and its time. */
-  const stage = async <K extends keyof State>(name: K, fn: () => Promise<State[K]> | State[K]): Promise<void> => {
-    if (!todo.includes(name)) return;
+  const run = new StageRun(todo, state, options);
+  const sizes = () => run.need('transform').sizes;
+  try {
+    await run.stage('transform', () => transformStage(image, config));
+    await run.stage('backbone', () => bodyStage(nets.backbone, run.need('transform')));
+    await run.stage('fpn', () => fpnStage(nets.fpn, run.need('backbone'), sizes().padded));
+    await run.stage('rpnHead', () => readRpnLevels(rpnHead(nets.rpnHead, run.need('fpn').maps.value), sizes().padded));
+    await run.stage('anchors', () => gridAnchors(sizes().padded, run.need('rpnHead').map((l) => l.size), config.anchors).anchors);
+    await run.stage('proposals', () => proposalsStage(run.need('rpnHead'), run.need('anchors'), sizes().resized, config));
+    await run.stage('boxRoiPool', () => run.pool(run.need('proposals').boxes, h.boxRoiPool));
+    await run.stage('boxHead', () => run.onPooled((p) => boxHeadData(nets.boxHead, p)));
+    await run.stage('detections', () => detectionsStage(run.need('boxHead'), run.need('proposals'), sizes().resized, config));
+    await run.stage('maskRoiPool', () => run.pool(run.need('detections').boxes, h.maskRoiPool));
+    await run.stage('maskHead', () => run.onPooled((p) => maskHeadData(nets.maskHead!, p)));
+    await run.stage('paste', () => paste(run.need('detections'), run.need('maskHead'), sizes(), config));
+    await run.stage('keypointRoiPool', () => run.pool(run.need('detections').boxes, h.keypointRoiPool));
+    await run.stage('keypointHead', () => run.onPooled((p) => keypointHeadData(nets.keypointHead!, p)));
+    await run.stage('keypoints', () => keypoints(run.need('detections'), run.need('keypointHead'), sizes()));
+  } catch (e) {
+    run.release(); // nothing this call created outlives a failure
+    throw e;
+  } finally {
+    run.freeHanded();
+  }
+  return new TraceImpl(config, image, state, run.timings, run.computed);
+}
+
+/**
+ * One call of `execute`: which stages it computes (`todo`), their outputs (`state`, shared with the
+ * trace it re-runs), their times, and the pooled features a pooling stage hands to its head (the
+ * only tensors that live between two stages without being kept: freed by the head, or on a failure).
+ */
+class StageRun {
+  readonly timings: Partial<Record<StageName, number>> = {};
+  readonly computed: StageName[] = [];
+  private readonly handed: tf.Tensor4D[] = [];
+
+  constructor(
+    private readonly todo: readonly StageName[],
+    private readonly state: StageOutputs,
+    private readonly options: RunOptions,
+  ) {}
+
+  /** Run `name` if this call computes it; store its output and its time. */
+  async stage<K extends keyof State>(name: K, fn: () => Promise<State[K]> | State[K]): Promise<void> {
+    if (!this.todo.includes(name)) return;
     const t0 = performance.now();
-    state[name] = await fn();
-    timings[name] = performance.now() - t0;
-    computed.push(name);
-    options.onStage?.(name, timings[name]);
-  };
-  /** A pooling stage: pool `boxes` from P2–P5, hand the features to the head, keep the levels. */
-  const pool = async (boxes: Float32Array, cfg: MaskRcnnConfig['roiHeads']['boxRoiPool']): Promise<PooledStage> => {
-    const p = await poolRoisSettled(need(state, 'fpn').maps.value.slice(0, 4), boxes, need(state, 'transform').sizes.resized, cfg);
-    handed.push(p.pooled);
+    this.state[name] = await fn();
+    this.timings[name] = performance.now() - t0;
+    this.computed.push(name);
+    this.options.onStage?.(name, this.timings[name]);
+  }
+
+  /** A stage's output from this call or the trace re-run. */
+  need<K extends keyof State>(stage: K): State[K] {
+    return need(this.state, stage);
+  }
+
+  /** A pooling stage: pool `boxes` from P2–P5 and hand the features to the next stage (its head). */
+  async pool(boxes: Float32Array, cfg: RoiPoolConfig): Promise<PooledStage> {
+    const p = await poolRoisSettled(this.need('fpn').maps.value.slice(0, 4), boxes, this.need('transform').sizes.resized, cfg);
+    this.handed.push(p.pooled);
     return { levels: p.levels, scales: p.scales };
-  };
+  }
+
   /** A head on the features its pooling stage just handed over, freed as soon as the head has run. */
-  const onPooled = async <T>(head: (pooled: tf.Tensor4D) => Promise<T>): Promise<T> => {
-    const p = handed.pop() as tf.Tensor4D;
+  async onPooled<T>(head: (pooled: tf.Tensor4D) => Promise<T>): Promise<T> {
+    const p = this.handed.pop()!;
     try {
       return await head(p);
     } finally {
       p.dispose();
     }
-  };
-  try {
-    await stage('transform', async () => {
-      const t = transformImage(image, config.transform);
-      await settle(t.input);
-      const [, hp, wp] = t.input.shape;
-      return { input: new Shared(t.input), sizes: { original: t.originalSize, resized: t.imageSize, padded: [hp, wp] as Size, scale: t.scale } };
-    });
-    const padded = need(state, 'transform').sizes.padded;
-    await stage('backbone', async () => {
-      const c = resnetBody(nets.backbone, need(state, 'transform').input.value);
-      await settle(c.c5);
-      return { body: new Shared([c.c2, c.c3, c.c4, c.c5]), levels: pyramidLevels([c.c2, c.c3, c.c4, c.c5], padded, (i) => `body_c${i + 2}`) };
-    });
-    await stage('fpn', async () => {
-      const [c2, c3, c4, c5] = need(state, 'backbone').body.value as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
-      const maps = fpn(nets.fpn, { c2, c3, c4, c5 });
-      await settle(maps[4]);
-      return { maps: new Shared(maps), levels: pyramidLevels(maps, padded, (i) => (i < 4 ? `fpn_${i}` : 'fpn_pool')) };
-    });
-    await stage('rpnHead', () => readRpnLevels(rpnHead(nets.rpnHead, need(state, 'fpn').maps.value), padded));
-    await stage('anchors', () => gridAnchors(padded, need(state, 'rpnHead').map((l) => l.size), config.anchors).anchors);
-    await stage('proposals', () => {
-      const levels = need(state, 'rpnHead');
-      return filterProposals(levels.map((l) => l.objectness), levels.map((l) => l.deltas), need(state, 'anchors'), need(state, 'transform').sizes.resized, config.rpn);
-    });
-    await stage('boxRoiPool', () => pool(need(state, 'proposals').boxes, h.boxRoiPool));
-    await stage('boxHead', () => onPooled((p) => boxHeadData(nets.boxHead, p)));
-    await stage('detections', () => {
-      const head = need(state, 'boxHead');
-      const coder = new BoxCoder(h.boxCoderWeights, h.bboxXformClip);
-      return postprocessDetections(head.classLogits, head.boxRegression, need(state, 'proposals').boxes, need(state, 'transform').sizes.resized, config.numClasses, h.postprocess, coder);
-    });
-    await stage('maskRoiPool', () => pool(need(state, 'detections').boxes, h.maskRoiPool));
-    await stage('maskHead', () => onPooled((p) => maskHeadData(nets.maskHead!, p)));
-    await stage('paste', () => paste(need(state, 'detections'), need(state, 'maskHead'), need(state, 'transform').sizes, config));
-    await stage('keypointRoiPool', () => pool(need(state, 'detections').boxes, h.keypointRoiPool));
-    await stage('keypointHead', () => onPooled((p) => keypointHeadData(nets.keypointHead!, p)));
-    await stage('keypoints', () => keypoints(need(state, 'detections'), need(state, 'keypointHead'), need(state, 'transform').sizes));
-  } catch (e) {
-    // Nothing this call created outlives a failure.
-    state.transform?.input.release();
-    state.backbone?.body.release();
-    state.fpn?.maps.release();
-    throw e;
-  } finally {
-    tf.dispose(handed);
   }
-  return new TraceImpl(config, image, state, timings, computed);
+
+  freeHanded(): void {
+    tf.dispose(this.handed.splice(0));
+  }
+
+  /** Let go of the shared tensors this call holds (after a failure). */
+  release(): void {
+    this.state.transform?.input.release();
+    this.state.backbone?.body.release();
+    this.state.fpn?.maps.release();
+  }
+}
+
+/** torchvision GeneralizedRCNNTransform: the padded input tensor (kept, shared) and the sizes. */
+async function transformStage(image: RgbImage, config: MaskRcnnConfig): Promise<State['transform']> {
+  const t = transformImage(image, config.transform);
+  await settle(t.input);
+  const [, hp, wp] = t.input.shape;
+  return { input: new Shared(t.input), sizes: { original: t.originalSize, resized: t.imageSize, padded: [hp, wp], scale: t.scale } };
+}
+
+/** The ResNet body: C2–C5 (kept, shared: chapter 3 reads them). */
+async function bodyStage(net: ResNet, input: State['transform']): Promise<State['backbone']> {
+  const c = resnetBody(net, input.input.value);
+  await settle(c.c5);
+  const maps = [c.c2, c.c3, c.c4, c.c5];
+  return { body: new Shared(maps), levels: pyramidLevels(maps, input.sizes.padded, (i) => `body_c${i + 2}`) };
+}
+
+/** The FPN: P2–P6 (kept, shared: the heads pool from them, re-runs reuse them). */
+async function fpnStage(net: Fpn, body: State['backbone'], padded: Size): Promise<State['fpn']> {
+  const [c2, c3, c4, c5] = body.body.value as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+  const maps = fpn(net, { c2, c3, c4, c5 });
+  await settle(maps[4]);
+  return { maps: new Shared(maps), levels: pyramidLevels(maps, padded, (i) => (i < 4 ? `fpn_${i}` : 'fpn_pool')) };
+}
+
+/** The RPN's proposals: top-k per level, decode, clip, small-box and score filters, NMS per level. */
+function proposalsStage(levels: RpnLevel[], anchors: Float32Array[], resized: Size, config: MaskRcnnConfig): ProposalResult {
+  return filterProposals(levels.map((l) => l.objectness), levels.map((l) => l.deltas), anchors, resized, config.rpn);
+}
+
+/** The box head's postprocessing: softmax, per-class boxes, score threshold, per-class NMS, top-N. */
+function detectionsStage(head: BoxHeadData, proposals: ProposalResult, resized: Size, config: MaskRcnnConfig): DetectionResult {
+  const h = config.roiHeads;
+  return postprocessDetections(head.classLogits, head.boxRegression, proposals.boxes, resized, config.numClasses, h.postprocess, new BoxCoder(h.boxCoderWeights, h.bboxXformClip));
 }
 
 /** Name, CHW shape and stride of each pyramid level. */
