@@ -7,6 +7,8 @@
 import type { NdArray, RgbImage, Size } from '../types.ts';
 import { CATEGORICAL } from './colors.ts';
 import { histogram, planeRegion, rgbChannel, summarize, type Summary } from './stats.ts';
+import { scaleLinear } from 'd3-scale';
+import { axis } from './axis.ts';
 import { el, svgRoot, table } from './svg.ts';
 
 export interface NormalizationData {
@@ -82,14 +84,9 @@ export function normalizationFigure(data: NormalizationData, options: Normalizat
         const h = (n / peak) * PANEL_H;
         if (h > 0) g.append(el('rect', { x: x0 + i * bw, y: y0 + PANEL_H - h, width: Math.max(0.5, bw - 0.5), height: h, fill: colors[row % 3]! }));
       });
-      const sx = (v: number) => x0 + ((v - lo) / (hi - lo)) * PANEL_W;
+      const sx = scaleLinear([lo, hi], [x0, x0 + PANEL_W]);
       const m = part.summary.mean;
-      g.append(
-        el('line', { x1: x0, x2: x0 + PANEL_W, y1: y0 + PANEL_H, y2: y0 + PANEL_H, stroke: '#333' }),
-        el('text', { x: x0, y: y0 + PANEL_H + 13, 'text-anchor': 'start', fill: '#333', 'font-size': 10 }, String(lo)),
-        el('text', { x: x0 + PANEL_W, y: y0 + PANEL_H + 13, 'text-anchor': 'end', fill: '#333', 'font-size': 10 }, String(hi)),
-      );
-      if (lo < 0 && hi > 0) g.append(el('text', { x: sx(0), y: y0 + PANEL_H + 13, 'text-anchor': 'middle', fill: '#333', 'font-size': 10 }, '0'));
+      g.append(axis(sx, { orient: 'bottom', at: y0 + PANEL_H, ticks: 6 }));
       if (Number.isFinite(m)) {
         g.append(
           el('line', { x1: sx(m), x2: sx(m), y1: y0 - 4, y2: y0 + PANEL_H, stroke: '#000', 'stroke-dasharray': '3 2' }),

@@ -7,6 +7,8 @@
  */
 import type { Boxes } from '../types.ts';
 import { categorical } from './colors.ts';
+import { scaleLog } from 'd3-scale';
+import { axis } from './axis.ts';
 import { el, svgRoot, table } from './svg.ts';
 
 export interface LevelScatterData {
@@ -67,7 +69,7 @@ export function levelScatter(data: LevelScatterData, options: LevelScatterOption
   const finite = sizes.filter((s) => s > 0);
   const lo = Math.floor(Math.log2(Math.min(8, ...finite, ...bounds.map((b) => b / 2))));
   const hi = Math.ceil(Math.log2(Math.max(1024, ...finite, ...bounds.map((b) => b * 2))));
-  const X = (s: number) => left + ((Math.log2(Math.max(s, 2 ** lo)) - lo) / (hi - lo)) * (W - left - right);
+  const X = scaleLog([2 ** lo, 2 ** hi], [left, W - right]).base(2).clamp(true);
   const Y = (k: number) => top + (kMax - k) * rowH + rowH / 2;
   const counts = levelCounts(data.levels, kMin, kMax);
   const svg = svgRoot(
@@ -85,12 +87,8 @@ export function levelScatter(data: LevelScatterData, options: LevelScatterOption
     );
   }
   const axisY = top + rows * rowH + 4;
-  svg.append(el('line', { x1: left, y1: axisY, x2: W - right, y2: axisY, stroke: '#333' }));
-  for (let e = lo; e <= hi; e++) {
-    const x = X(2 ** e);
-    svg.append(el('line', { x1: x, y1: axisY, x2: x, y2: axisY + 5, stroke: '#333' }), el('text', { x, y: axisY + 17, 'text-anchor': 'middle', 'font-size': 10 }, String(2 ** e)));
-  }
-  svg.append(el('text', { x: left + (W - left - right) / 2, y: axisY + 34, 'text-anchor': 'middle' }, '√(w·h) of the RoI in resized-image pixels (log scale)'));
+  // Powers of two (d3's log-scale ticks in base 2), labelled as integers.
+  svg.append(axis(X, { orient: 'bottom', at: axisY, ticks: hi - lo, format: 'd', label: '√(w·h) of the RoI in resized-image pixels (log scale)' }));
   // The rule: a staircase through the rows, and dashed boundaries.
   let d = `M${X(2 ** lo)},${Y(kMin)}`;
   bounds.forEach((b, j) => {

@@ -17,6 +17,8 @@
  * `lossCurvesTable` is the text alternative; `parseLossLog` reads `public/models/NAME/losses.json`.
  */
 import { CATEGORICAL } from './colors.ts';
+import { ticks } from 'd3-array';
+import { format } from 'd3-format';
 import { el, svgRoot, table } from './svg.ts';
 
 export const LOSS_TERMS = ['total', 'rpnObjectness', 'rpnBox', 'classifier', 'boxReg', 'mask'] as const;
@@ -78,30 +80,19 @@ export interface LossCurvesOptions {
 const SERIES_COLORS = [CATEGORICAL[4], CATEGORICAL[5], CATEGORICAL[2], CATEGORICAL[6]] as const;
 const LEVEL_COLOR = '#555';
 
-/** Round `v` to 12 significant digits (tick arithmetic leaves float noise: 0.30000000000000004). */
-const clean = (v: number) => Number(v.toPrecision(12));
-
-/** About `count` round ticks in [lo, hi] (steps 1, 2 or 5 × 10^k, as d3's `ticks`). */
+/** About `count` round ticks in [lo, hi]: d3-array's `ticks` (steps 1, 2 or 5 × 10^k). */
 export function niceTicks(lo: number, hi: number, count = 4): number[] {
   if (!Number.isFinite(lo) || !Number.isFinite(hi)) return [];
-  if (!(hi > lo)) return [clean(lo)];
-  const raw = (hi - lo) / Math.max(1, count);
-  const mag = 10 ** Math.floor(Math.log10(raw));
-  const norm = raw / mag;
-  const step = (norm >= Math.sqrt(50) ? 10 : norm >= Math.sqrt(10) ? 5 : norm >= Math.SQRT2 ? 2 : 1) * mag;
-  const out: number[] = [];
-  for (let k = Math.ceil(lo / step - 1e-9); k * step <= hi + step * 1e-9; k++) out.push(clean(k * step));
-  return out;
+  return ticks(lo, hi, Math.max(1, count));
 }
 
-/** Tick text: 3 significant digits, exponent notation below 0.01 (learning rates), no float noise. */
+const threeDigits = format('.3~r');
+const smallExponent = format('.2~e');
+
+/** Tick text (d3-format): 3 significant digits, exponent notation below 0.01 (learning rates), no trailing zeros. */
 export function formatTick(v: number): string {
   if (v === 0) return '0';
-  if (Math.abs(v) < 0.01) {
-    const [mantissa, exponent] = v.toExponential(2).split('e');
-    return `${mantissa!.replace(/\.?0+$/, '')}e${exponent}`;
-  }
-  return String(Number(v.toPrecision(3)));
+  return Math.abs(v) < 0.01 ? smallExponent(v) : threeDigits(v);
 }
 
 /** EMA with debiasing (see the glossary); non-finite values are skipped (they keep the average). */

@@ -1,26 +1,27 @@
 /**
- * `sequential(t) → [r, g, b]`: a sequential colour scale for probabilities and other values on
- * [0, 1], readable by colour-blind readers and in greyscale: an approximation of cividis (Nuñez,
- * Anderton & Renslow 2018), dark blue (0) → grey → yellow (1), lightness increasing throughout.
- * Values outside [0, 1] are clamped; NaN is 0.
+ * `sequential(t) → [r, g, b]`: the sequential colour scale for probabilities and other values on
+ * [0, 1]: cividis (Nuñez, Anderton & Renslow 2018; d3-scale-chromatic's `interpolateCividis`), dark
+ * blue (0) → grey → yellow (1), lightness increasing throughout, readable by colour-blind readers and
+ * in greyscale. Values outside [0, 1] are clamped; NaN is 0.
  */
+import { rgb } from 'd3-color';
+import { interpolateCividis } from 'd3-scale-chromatic';
 
-/** Stops of the scale at t = 0, ¼, ½, ¾, 1. */
-export const CIVIDIS_STOPS: ReadonlyArray<readonly [number, number, number]> = [
-  [0, 32, 77],
-  [65, 77, 107],
-  [124, 123, 120],
-  [188, 175, 111],
-  [255, 234, 70],
-];
+/** interpolateCividis at 1024 evenly spaced t (a plane of probabilities is painted from it, not by parsing a CSS string per pixel). */
+const STEPS = 1024;
+const TABLE = (() => {
+  const out = new Uint8Array(STEPS * 3);
+  for (let i = 0; i < STEPS; i++) {
+    const c = rgb(interpolateCividis(i / (STEPS - 1)));
+    out.set([c.r, c.g, c.b], 3 * i);
+  }
+  return out;
+})();
 
 export function sequential(t: number): [number, number, number] {
-  const x = Math.max(0, Math.min(1, Number.isFinite(t) ? t : 0)) * (CIVIDIS_STOPS.length - 1);
-  const i = Math.min(Math.floor(x), CIVIDIS_STOPS.length - 2);
-  const a = CIVIDIS_STOPS[i]!;
-  const b = CIVIDIS_STOPS[i + 1]!;
-  const u = x - i;
-  return [0, 1, 2].map((k) => Math.round(a[k]! + (b[k]! - a[k]!) * u)) as [number, number, number];
+  const x = Math.max(0, Math.min(1, Number.isFinite(t) ? t : 0));
+  const i = 3 * Math.round(x * (STEPS - 1));
+  return [TABLE[i]!, TABLE[i + 1]!, TABLE[i + 2]!];
 }
 
 /** A M×N plane of values on [0, 1] → RGBA bytes on the sequential scale (for `rgbaToDataUrl`). */

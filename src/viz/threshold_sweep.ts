@@ -5,6 +5,8 @@
  */
 import { areaAbove } from '../site/paste_view.ts';
 import { CATEGORICAL } from './colors.ts';
+import { scaleLinear } from 'd3-scale';
+import { axis } from './axis.ts';
 import { el, svgRoot, table } from './svg.ts';
 
 export interface ThresholdSweepData {
@@ -31,24 +33,18 @@ export function thresholdSweepFigure(data: ThresholdSweepData, options: Threshol
   const areas = areaAbove(data.values, ts);
   const [current] = areaAbove(data.values, [data.threshold]);
   const width = options.width ?? 480;
-  const height = 220;
+  const height = 224;
   const left = 54;
-  const bottom = 34;
+  const bottom = 38;
   const top = 14;
   const w = width - left - 12;
   const h = height - top - bottom;
-  const ymax = Math.max(1, areas[0] ?? 0, data.boxArea ?? 0);
-  const X = (t: number) => left + t * w;
-  const Y = (a: number) => top + h - (a / ymax) * h;
+  const X = scaleLinear([0, 1], [left, left + w]);
+  const Y = scaleLinear([0, Math.max(1, areas[0] ?? 0, data.boxArea ?? 0)], [top + h, top]).nice();
   const svg = svgRoot(width, height, 'Mask area against the mask threshold', `Pixels with probability above t, for t from 0 to 1; at ${data.threshold}: ${current} pixels.`);
   svg.append(
-    el('line', { x1: left, x2: left + w, y1: top + h, y2: top + h, stroke: '#333' }),
-    el('line', { x1: left, x2: left, y1: top, y2: top + h, stroke: '#333' }),
-    el('text', { x: left, y: top + h + 14, 'font-size': 10, 'text-anchor': 'middle' }, '0'),
-    el('text', { x: left + w, y: top + h + 14, 'font-size': 10, 'text-anchor': 'middle' }, '1'),
-    el('text', { x: left + w / 2, y: top + h + 28, 'font-size': 11, 'text-anchor': 'middle' }, 'mask threshold t'),
-    el('text', { x: left - 4, y: top + 8, 'font-size': 10, 'text-anchor': 'end' }, String(ymax)),
-    el('text', { x: left - 4, y: top + h, 'font-size': 10, 'text-anchor': 'end' }, '0'),
+    axis(X, { orient: 'bottom', at: top + h, ticks: 5, label: 'mask threshold t' }),
+    axis(Y, { orient: 'left', at: left, ticks: 4, format: ',', grid: w }),
     el('text', { x: 12, y: top + h / 2, 'font-size': 11, transform: `rotate(-90 12 ${top + h / 2})`, 'text-anchor': 'middle' }, 'pixels with p > t'),
   );
   if (data.boxArea !== undefined) {

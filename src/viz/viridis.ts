@@ -1,28 +1,28 @@
 /**
- * `viridis(t) → [r, g, b]`: the viridis colour scale (matplotlib's, sampled at t = 0, 0.1, …, 1 and
- * linearly interpolated): dark purple → blue → green → yellow, lightness increasing monotonically,
- * so it reads the same to colour-blind readers and in greyscale. Used for feature maps and
- * objectness heatmaps, plus a legend (`viridisLegend`) and a plane → RGBA helper (`viridisRgba`).
+ * `viridis(t) → [r, g, b]`: the viridis colour scale (d3-scale-chromatic's `interpolateViridis`,
+ * matplotlib's 256-colour ramp): dark purple → blue → green → yellow, lightness increasing
+ * monotonically, so it reads the same to colour-blind readers and in greyscale. Used for feature maps
+ * and objectness heatmaps, plus a legend (`viridisLegend`) and a plane → RGBA helper (`viridisRgba`).
  */
+import { rgb } from 'd3-color';
+import { interpolateViridis } from 'd3-scale-chromatic';
 import { el } from './svg.ts';
 
-/** viridis at t = 0, 0.1, …, 1. */
-export const VIRIDIS_STOPS = ['#440154', '#482475', '#414487', '#355f8d', '#2a788e', '#21918c', '#22a884', '#44bf70', '#7ad151', '#bddf26', '#fde725'] as const;
+/** The ramp d3 samples: its 256 colours as r, g, b bytes (interpolateViridis(t) is colour ⌊t·256⌋). */
+const RAMP = (() => {
+  const out = new Uint8Array(256 * 3);
+  for (let i = 0; i < 256; i++) {
+    const c = rgb(interpolateViridis((i + 0.5) / 256));
+    out.set([c.r, c.g, c.b], 3 * i);
+  }
+  return out;
+})();
 
-const STOPS_RGB = VIRIDIS_STOPS.map((h) => {
-  const v = Number.parseInt(h.slice(1), 16);
-  return [(v >> 16) & 255, (v >> 8) & 255, v & 255] as const;
-});
-
-/** Colour of `t` in [0, 1] (clamped; NaN → 0) as [r, g, b] in 0..255. */
+/** Colour of `t` in [0, 1] (clamped; NaN → 0) as [r, g, b] in 0..255: exactly `interpolateViridis(t)`. */
 export function viridis(t: number): [number, number, number] {
   const x = Number.isFinite(t) ? Math.max(0, Math.min(1, t)) : 0;
-  const f = x * (STOPS_RGB.length - 1);
-  const i = Math.min(STOPS_RGB.length - 2, Math.floor(f));
-  const u = f - i;
-  const a = STOPS_RGB[i]!;
-  const b = STOPS_RGB[i + 1]!;
-  return [0, 1, 2].map((c) => Math.round(a[c]! + (b[c]! - a[c]!) * u)) as [number, number, number];
+  const i = 3 * Math.max(0, Math.min(255, Math.floor(x * 256)));
+  return [RAMP[i]!, RAMP[i + 1]!, RAMP[i + 2]!];
 }
 
 /** `viridis(t)` as a CSS colour. */
