@@ -13,6 +13,8 @@ import {
 } from '../src/geometry/keypoints.ts';
 import { createMaskRcnn, dumpNamesOf, rerunMaskRcnn, runMaskRcnn, stagesOf } from '../src/model.ts';
 import { keypointHead, keypointHeadData, loadKeypointHead } from '../src/stages/keypoint_head.ts';
+import { convTranspose2d } from '../src/stages/layers.ts';
+import { registerTrainingKernels } from '../src/train/kernels.ts';
 import { classNamesOf, keypointNamesOf } from '../src/names.ts';
 import { validateStateDict } from '../src/weights/index.ts';
 import { useBackend } from '../src/node/backend.ts';
@@ -180,6 +182,29 @@ describe('the keypoint branch in the engine (random weights, tiny model, wasm)',
       pooled.dispose();
       net.dispose();
     }
+  });
+
+  it('convTranspose2d(4×4, stride 2, padding 1) as one 3×3 conv + depth-to-space equals tf.conv2dTranspose cropped by 1: values and the gradients training uses (x, filter)', async () => {
+    await useBackend('wasm');
+    registerTrainingKernels();
+    const x = tf.randomNormal([2, 5, 6, 7], 0, 1, 'float32', 11) as tf.Tensor4D;
+    const filter = tf.randomNormal([4, 4, 3, 7], 0, 0.3, 'float32', 12) as tf.Tensor4D; // [k, k, O, C]
+    const bias = tf.zeros([3]) as tf.Tensor1D;
+    const reference = (xx: tf.Tensor4D, f: tf.Tensor4D) => tf.slice(tf.conv2dTranspose(xx, f, [2, 12, 14, 3], 2, 'valid'), [0, 1, 1, 0], [2, 10, 12, 3]);
+    const ours = (xx: tf.Tensor4D, f: tf.Tensor4D) => convTranspose2d({ filter: f, bias, kernel: 4, stride: 2, pad: 1, outChannels: 3 }, xx);
+    const weights = tf.randomNormal([2, 10, 12, 3], 0, 1, 'float32', 13);
+    const close = async (a: tf.Tensor, b: tf.Tensor, what: string) => {
+      expect(a.shape, what).toEqual(b.shape);
+      const d = (await tf.max(tf.abs(tf.sub(a, b))).data())[0]!;
+      expect(d, what).toBeLessThan(1e-5);
+    };
+    await close(ours(x, filter), reference(x, filter), 'values');
+    const grads = (f: typeof ours) => tf.grads((xx: tf.Tensor, ff: tf.Tensor) => tf.sum(tf.mul(f(xx as tf.Tensor4D, ff as tf.Tensor4D), weights)))([x, filter]);
+    const [gx, gf] = grads(ours);
+    const [rx, rf] = grads(reference);
+    await close(gx!, rx!, 'd/dx');
+    await close(gf!, rf!, 'd/dfilter');
+    tf.dispose([x, filter, bias, weights, gx!, gf!, rx!, rf!]);
   });
 
   it('a config with neither branch is refused, naming the two fields', () => {

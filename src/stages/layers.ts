@@ -152,6 +152,8 @@ export interface ConvTranspose2d {
   /** torch `padding`: this many rows and columns are cut from every side of the full output (0 when omitted). */
   pad?: number;
   outChannels: number;
+  /** For kernel 4, stride 2, padding 1: `subPixelFilter(filter)`, made once at load (training rebuilds it from the variable). */
+  subPixelFilter?: tf.Tensor4D;
 }
 
 /**
@@ -175,13 +177,15 @@ export function loadConvTranspose2d(
       }
     }
   }
+  const f = tf.tensor4d(filter, [K, K, O, I]);
   return {
-    filter: tf.tensor4d(filter, [K, K, O, I]),
+    filter: f,
     bias: tf.tensor1d(Float32Array.from(b.data)),
     kernel: K,
     stride: spec.stride,
     pad: spec.pad ?? 0,
     outChannels: O,
+    ...(K === 4 && spec.stride === 2 && spec.pad === 1 ? { subPixelFilter: subPixelFilter(f) } : {}),
   };
 }
 
@@ -195,6 +199,7 @@ export function convTranspose2d(layer: ConvTranspose2d, x: tf.Tensor4D): tf.Tens
   const p = layer.pad ?? 0;
   const outShape: [number, number, number, number] = [n, (h - 1) * s + k, (w - 1) * s + k, layer.outChannels];
   if (k === s && p === 0) return tf.tidy(() => tf.add(convTransposeBlocks(layer.filter, x), layer.bias));
+  if (k === 4 && s === 2 && p === 1) return tf.tidy(() => tf.add(convTransposeSubPixel(layer, x), layer.bias));
   return tf.tidy(() => {
     const full = tf.conv2dTranspose(x, layer.filter, outShape, s, 'valid'); // [N, (H−1)s + k, (W−1)s + k, out]
     const cut = p === 0 ? full : tf.slice(full, [0, p, p, 0], [n, outShape[1] - 2 * p, outShape[2] - 2 * p, layer.outChannels]);
@@ -217,6 +222,47 @@ function convTransposeBlocks(filter: tf.Tensor4D, x: tf.Tensor4D): tf.Tensor4D {
   const blocks = tf.reshape(tf.matMul(tf.reshape(x, [n * h * w, c]), matrix), [n * h, w, k, k * o]);
   // → [N·H, K, W, K·O] (rows a of each block next to each other) → [N, H·K, W·K, O]
   return tf.reshape(tf.transpose(blocks, [0, 2, 1, 3]), [n, h * k, w * k, o]);
+}
+
+/**
+ * The transposed convolution of torchvision's keypoint predictor (kernel 4, stride 2, padding 1:
+ * H → 2H) as ONE forward 3×3 convolution and a depth-to-space (sub-pixel convolution). Along one axis
+ * torch computes out[o] = Σ x[i]·w[k] over o = 2i + k − 1, so an even output 2m takes
+ * x[m]·w[1] + x[m−1]·w[3] and an odd one 2m+1 takes x[m+1]·w[0] + x[m]·w[2]: each of the four output
+ * phases (a, b) is a 2×2 convolution of x, i.e. a 3×3 one with a zero row and column. The four phases
+ * are the 4·O output channels of one conv2d (XNNPACK, and its gradients are the fast ones), interleaved
+ * afterwards. Same sums as tf.conv2dTranspose (another order), which on wasm is a plain loop ~10×
+ * slower; the filter is rearranged with tfjs ops, so training differentiates through it.
+ */
+function convTransposeSubPixel(layer: ConvTranspose2d, x: tf.Tensor4D): tf.Tensor4D {
+  const [n, h, w] = x.shape;
+  const o = layer.outChannels;
+  const window = layer.subPixelFilter ?? subPixelFilter(layer.filter);
+  const y = tf.conv2d(x, window, 1, [[0, 0], [1, 1], [1, 1], [0, 0]]); // [N, H, W, 4·O], channel (a·2 + b)·O + o
+  // [N, H, W, 2(a), 2(b), O] → [N, H, 2(a), W, 2(b), O] → [N, 2H, 2W, O]
+  return tf.reshape(tf.transpose(tf.reshape(y, [n, h, w, 2, 2, o]), [0, 1, 3, 2, 4, 5]), [n, 2 * h, 2 * w, o]);
+}
+
+/**
+ * The 3×3 filter [3, 3, C, 4·O] of the sub-pixel form of a 4×4 stride-2 padding-1 transposed conv
+ * whose filter is [4, 4, O, C] (tfjs conv2dTranspose layout). Along one axis, the kernel taps of each
+ * phase go to window rows (offsets −1, 0, +1): phase 0 (even outputs): row 0 ← tap 3 (x[m−1]),
+ * row 1 ← tap 1 (x[m]); phase 1: row 1 ← tap 2 (x[m]), row 2 ← tap 0 (x[m+1]).
+ */
+export function subPixelFilter(filter: tf.Tensor4D): tf.Tensor4D {
+  return tf.tidy(() => {
+    const TAPS = [[3, 1], [2, 0]] as const;
+    const phases: tf.Tensor4D[] = [];
+    for (const a of [0, 1] as const) {
+      for (const b of [0, 1] as const) {
+        // [4, 4, O, C] → the 2×2 taps of phase (a, b) → [2, 2, O, C] → zero-padded into the 3×3 window
+        const taps = tf.gather(tf.gather(filter, [...TAPS[a]], 0), [...TAPS[b]], 1) as tf.Tensor4D;
+        const window = tf.pad(taps, [[a, 1 - a], [b, 1 - b], [0, 0], [0, 0]]) as tf.Tensor4D; // [3, 3, O, C]
+        phases.push(tf.transpose(window, [0, 1, 3, 2]) as tf.Tensor4D); // [3, 3, C, O]
+      }
+    }
+    return tf.concat(phases, 3) as tf.Tensor4D;
+  });
 }
 
 /** `nn.Linear`, weight stored [in, out] so that y = x·W + b. */
@@ -255,9 +301,10 @@ export function linear(layer: Linear, x: tf.Tensor2D, activation: 'linear' | 're
 }
 
 /** Dispose every tensor of a list of layers. */
-export function disposeLayers(layers: Iterable<{ bias: tf.Tensor } & ({ filter: tf.Tensor } | { weight: tf.Tensor })>): void {
+export function disposeLayers(layers: Iterable<{ bias: tf.Tensor; subPixelFilter?: tf.Tensor } & ({ filter: tf.Tensor } | { weight: tf.Tensor })>): void {
   for (const l of layers) {
     l.bias.dispose();
+    l.subPixelFilter?.dispose();
     if ('filter' in l) l.filter.dispose();
     else l.weight.dispose();
   }
